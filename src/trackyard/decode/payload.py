@@ -1,0 +1,121 @@
+"""From a decoded body and a query string to parameters and raw records.
+
+Real clients put `data` in every carrier there is (mixpanel-behavior.md §2.1):
+the query string, a form body (base64 or plain JSON, sometimes with `+`
+un-percent-encoded), a `text/plain` form body from `sendBeacon`, a JSON body
+(object or array) and NDJSON. This module tells them apart by looking at the
+bytes, not only at the Content-Type, because clients mislabel them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from trackyard.errors import BadRequest
+
+_JSON_STARTS = (b"{", b"[")
+
+
+@dataclass(frozen=True)
+class DecodedRequest:
+    """Parameters from the query string and the form body, and the raw records."""
+
+    params: Mapping[str, str]
+    records: list[Any] = field(default_factory=list)
+    # True when the records came in the legacy `data=` parameter (query or form).
+    via_data_param: bool = False
+
+
+def parse_query(query_string: str | bytes) -> dict[str, str]:
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    return dict(parse_qsl(query_string, keep_blank_values=True))
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def decode_json(raw: bytes | str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"invalid JSON: {exc}") from exc
+
+
+def decode_data_param(value: str) -> list[Any]:
+    """The records in a `data` parameter: JSON, or base64 of JSON; object or array."""
+    text = value.strip()
+    if text.startswith(("{", "[")):
+        return as_records(decode_json(text))
+    return as_records(decode_json(_b64decode(text)))
+
+
+def _b64decode(text: str) -> bytes:
+    # Node and PHP send base64 without percent-encoding it, so a form parser
+    # turns every `+` into a space (§2.1); padding is often missing.
+    text = text.replace(" ", "+").replace("\n", "").replace("\r", "")
+    text += "=" * (-len(text) % 4)
+    altchars = b"-_" if ("-" in text or "_" in text) else None
+    try:
+        return base64.b64decode(text, altchars=altchars, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("data is neither JSON nor base64-encoded JSON") from exc
+
+
+def as_records(decoded: Any) -> list[Any]:
+    return decoded if isinstance(decoded, list) else [decoded]
+
+
+def decode_ndjson(body: bytes) -> list[Any]:
+    records = []
+    for line_no, line in enumerate(body.splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"invalid JSON on line {line_no}: {exc}") from exc
+    return records
+
+
+def decode_request(query_string: str | bytes, body: bytes, content_type: str) -> DecodedRequest:
+    """Parameters (query merged with form fields) and the raw records of a request."""
+    params = parse_query(query_string)
+    stripped = body.lstrip()
+    if stripped.startswith(_JSON_STARTS):
+        return DecodedRequest(params, _decode_json_body(stripped, content_type))
+    if stripped:
+        # Form fields, also for text/plain (sendBeacon) and unlabeled bodies.
+        form = parse_form(body)
+        params = {**form, **params}
+    if "data" not in params:
+        return DecodedRequest(params, [])
+    return DecodedRequest(params, decode_data_param(params["data"]), via_data_param=True)
+
+
+def _decode_json_body(body: bytes, content_type: str) -> list[Any]:
+    if "ndjson" in content_type or "jsonlines" in content_type:
+        return decode_ndjson(body)
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if body.startswith(b"{") and b"\n" in body.strip():
+            # NDJSON sent without its content type.
+            return decode_ndjson(body)
+        raise BadRequest(f"invalid JSON: {exc}") from exc
+    return as_records(_unwrap_data_object(decoded))
+
+
+def _unwrap_data_object(decoded: Any) -> Any:
+    # The seed OpenAPI describes /track's JSON body as {"data": <event or list>}.
+    if isinstance(decoded, dict) and set(decoded) == {"data"}:
+        inner = decoded["data"]
+        return decode_data_param(inner) if isinstance(inner, str) else inner
+    return decoded

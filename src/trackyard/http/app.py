@@ -1,0 +1,124 @@
+"""The ASGI application: routes, CORS, and the store's lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from trackyard.auth.credentials import ProjectAuthenticator
+from trackyard.clock import Clock, SystemClock
+from trackyard.errors import StoreUnavailable
+from trackyard.http import ingest_routes, lookup_routes
+from trackyard.http.endpoint import Services
+from trackyard.http.openapi import openapi_document
+from trackyard.http.responses import json_response
+from trackyard.service.ingest import IngestService
+from trackyard.settings import Settings
+from trackyard.storage.base import Store
+from trackyard.storage.open import open_store
+
+WELCOME = "Welcome. Get started with our API by visiting https://developer.mixpanel.com/"
+_INGEST_METHODS = ["GET", "POST"]
+
+
+def ingestion_routes(prefix: str) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for name, handler in (
+        ("track", ingest_routes.track),
+        ("engage", ingest_routes.engage),
+        ("groups", ingest_routes.groups),
+        ("import", ingest_routes.import_events),
+    ):
+        # Android, Swift and JS post to `/track/`; the others to `/track` (§1).
+        for path in (f"{prefix}/{name}", f"{prefix}/{name}/"):
+            routes.append(Route(path, handler, methods=_INGEST_METHODS))
+    routes += [
+        Route(f"{prefix}/lookup-tables", lookup_routes.list_tables, methods=["GET"]),
+        Route(
+            f"{prefix}/lookup-tables/{{table_id}}",
+            lookup_routes.replace_table,
+            methods=["PUT"],
+        ),
+        Route(
+            f"{prefix}/lookup-tables/{{table_id}}",
+            lookup_routes.delete_table,
+            methods=["DELETE"],
+        ),
+    ]
+    return routes
+
+
+async def welcome(request: Request) -> Response:
+    # api.mixpanel.com answers its root like this; Mixpanel's proxy uses it as a health check (§1).
+    return json_response({"error": WELCOME})
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        await services.store.ping()
+    except StoreUnavailable as exc:
+        return json_response({"status": "unavailable", "error": exc.message}, 503)
+    return json_response({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(openapi_document())
+
+
+def create_app(
+    settings: Settings, store: Store | None = None, clock: Clock | None = None
+) -> Starlette:
+    store = store or open_store(settings)
+    clock = clock or SystemClock()
+    auth = ProjectAuthenticator(store)
+    services = Services(settings, store, clock, auth, IngestService(store, auth, clock, settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    routes: list[BaseRoute] = [
+        Route("/", welcome, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *ingestion_routes(""),
+    ]
+    prefix = settings.path_prefix.rstrip("/")
+    if prefix:
+        routes += ingestion_routes(prefix if prefix.startswith("/") else "/" + prefix)
+    middleware = [
+        # The browser SDK sends credentialed XHRs: echo the Origin, never `*` (§3, CORS).
+        Middleware(
+            CORSMiddleware,
+            allow_origin_regex=".*",
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["*"],
+            max_age=86400,
+        )
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for uvicorn worker processes: settings come from TRACKYARD_* variables."""
+    return create_app(Settings.from_env())

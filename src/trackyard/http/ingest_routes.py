@@ -1,0 +1,43 @@
+"""/track, /engage, /groups and /import."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from trackyard.http.endpoint import Call, endpoint
+from trackyard.http.responses import classic_outcome, import_outcome
+
+
+@endpoint("classic")
+async def track(call: Call) -> Response:
+    decoded = await call.decoded()
+    # Authorization is ignored here: the token in each event decides (§4).
+    outcome = await call.services.ingest.track(decoded.records)
+    return classic_outcome(call.params, outcome)
+
+
+@endpoint("classic")
+async def engage(call: Call) -> Response:
+    decoded = await call.decoded()
+    outcome = await call.services.ingest.update_profiles("user", decoded.records)
+    return classic_outcome(call.params, outcome)
+
+
+@endpoint("classic")
+async def groups(call: Call) -> Response:
+    decoded = await call.decoded()
+    outcome = await call.services.ingest.update_profiles("group", decoded.records)
+    return classic_outcome(call.params, outcome)
+
+
+@endpoint("import")
+async def import_events(call: Call) -> Response:
+    decoded = await call.decoded()
+    # Form `data=` bodies (Python, Ruby, Node, Go $merge) and strict=0 are
+    # answered like /track; JSON bodies get the strict dialect (§6.4).
+    legacy = decoded.via_data_param or call.params.get("strict") == "0"
+    if legacy:
+        call.family = "classic"
+    project = await call.project()
+    outcome = await call.services.ingest.import_events(project, decoded.records, strict=not legacy)
+    return classic_outcome(call.params, outcome) if legacy else import_outcome(outcome)

@@ -1,0 +1,152 @@
+"""Ingestion: validated records routed to their projects and stored.
+
+The HTTP layer decodes and authenticates; this layer validates each record,
+resolves tokens, and writes through the store. It answers with a
+`BatchOutcome` that the HTTP layer renders in the endpoint's own dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trackyard.auth.credentials import ProjectAuthenticator
+from trackyard.clock import Clock
+from trackyard.errors import PayloadTooLarge
+from trackyard.settings import Settings
+from trackyard.storage.base import Project, Store
+from trackyard.validate.common import Limits, RecordError
+from trackyard.validate.events import DAY_MS, Dropped, Event, EventRules, validate_event
+from trackyard.validate.profiles import Kind, ProfileUpdate, validate_update
+
+MISSING_TOKEN = "token, missing or empty"
+UNKNOWN_TOKEN = "token does not belong to any project"
+NO_RECORDS = "data, missing or empty"
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    received: int
+    errors: list[RecordError] = field(default_factory=list)
+    stored: int = 0
+    duplicates: int = 0
+
+    @property
+    def accepted(self) -> int:
+        """Records that were valid: stored, deduplicated, or silently dropped as Mixpanel does."""
+        return self.received - len(self.errors)
+
+
+class IngestService:
+    def __init__(
+        self, store: Store, auth: ProjectAuthenticator, clock: Clock, settings: Settings
+    ) -> None:
+        self._store = store
+        self._auth = auth
+        self._clock = clock
+        self._settings = settings
+        self._limits = Limits.from_settings(settings)
+
+    async def track(self, records: Sequence[Any]) -> BatchOutcome:
+        """Events from /track: each carries its project's token."""
+        self._check_count(records)
+        rules = self._event_rules("track", strict=False)
+        by_project: dict[int, list[Event]] = defaultdict(list)
+        errors: list[RecordError] = []
+        for index, raw in enumerate(records):
+            result = validate_event(raw, index, rules)
+            if isinstance(result, Event):
+                project = await self._project_for(result.token, index, "properties.token", errors)
+                if project is not None:
+                    by_project[project.id].append(result)
+            elif isinstance(result, RecordError):
+                errors.append(result)
+        return await self._store_events(len(records), by_project, errors)
+
+    async def import_events(
+        self, project: Project, records: Sequence[Any], *, strict: bool
+    ) -> BatchOutcome:
+        """Events from /import, for the project the credentials named."""
+        self._check_count(records)
+        rules = self._event_rules("import", strict=strict)
+        events: list[Event] = []
+        errors: list[RecordError] = []
+        for index, raw in enumerate(records):
+            result = validate_event(raw, index, rules)
+            if isinstance(result, Event):
+                events.append(result)
+            elif isinstance(result, RecordError):
+                errors.append(result)
+        return await self._store_events(len(records), {project.id: events}, errors)
+
+    async def update_profiles(self, kind: Kind, records: Sequence[Any]) -> BatchOutcome:
+        """User (/engage) or group (/groups) profile updates, each with its `$token`."""
+        self._check_count(records)
+        received_ms = self._clock.now_ms()
+        by_project: dict[int, list[tuple[int, ProfileUpdate]]] = defaultdict(list)
+        errors: list[RecordError] = []
+        for index, raw in enumerate(records):
+            result = validate_update(raw, index, kind, received_ms, self._limits)
+            if isinstance(result, RecordError):
+                errors.append(result)
+                continue
+            project = await self._project_for(result.token, index, "$token", errors)
+            if project is not None:
+                by_project[project.id].append((index, result))
+        for project_id, indexed in by_project.items():
+            failures = await self._store.apply_profile_updates(
+                project_id, [u for _, u in indexed], self._settings.max_profile_properties
+            )
+            errors.extend(RecordError(indexed[f.position][0], f.field, f.message) for f in failures)
+        errors.sort(key=lambda e: e.index)
+        return BatchOutcome(len(records), errors)
+
+    def _check_count(self, records: Sequence[Any]) -> None:
+        limit = self._settings.max_records_per_request
+        if len(records) > limit:
+            raise PayloadTooLarge(f"request exceeds max limit of {limit} records", limit)
+
+    def _event_rules(self, endpoint: str, *, strict: bool) -> EventRules:
+        keep_old = endpoint == "import" or self._settings.track_keep_old_events
+        return EventRules(
+            endpoint="import" if endpoint == "import" else "track",
+            strict=strict,
+            received_ms=self._clock.now_ms(),
+            limits=self._limits,
+            track_max_age_ms=None if keep_old else self._settings.track_max_age_days * DAY_MS,
+            max_future_ms=self._settings.max_future_seconds * 1000,
+        )
+
+    async def _project_for(
+        self, token: str | None, index: int, field: str, errors: list[RecordError]
+    ) -> Project | None:
+        if not token:
+            errors.append(RecordError(index, field, MISSING_TOKEN))
+            return None
+        project = await self._auth.project_for_token(token)
+        if project is None:
+            errors.append(RecordError(index, field, UNKNOWN_TOKEN))
+        return project
+
+    async def _store_events(
+        self, received: int, by_project: dict[int, list[Event]], errors: list[RecordError]
+    ) -> BatchOutcome:
+        results = await asyncio.gather(
+            *(
+                self._store.insert_events(pid, events)
+                for pid, events in by_project.items()
+                if events
+            )
+        )
+        return BatchOutcome(
+            received,
+            errors,
+            stored=sum(r.stored for r in results),
+            duplicates=sum(r.duplicates for r in results),
+        )
+
+
+__all__ = ["NO_RECORDS", "BatchOutcome", "Dropped", "IngestService"]

@@ -1,0 +1,162 @@
+"""One writer thread per process that commits the work of many requests at once.
+
+Requests hand the writer a job (a function of a connection) and await its
+future. The writer takes every job waiting, runs each inside its own SAVEPOINT
+of one transaction, commits once (one fsync), and only then resolves the
+futures: an answer is never sent for uncommitted data. If the commit fails,
+every job of that transaction fails with StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from trackyard.errors import Conflict, StoreUnavailable, TrackyardError
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[sqlite3.Connection], Any]
+
+
+@dataclass
+class _Pending:
+    job: Job
+    weight: int
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        max_batch_weight: int,
+        max_queued_weight: int,
+    ) -> None:
+        self._connect = connect
+        self._max_batch_weight = max_batch_weight
+        self._max_queued_weight = max_queued_weight
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queued_weight = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.last_commit_seconds = 0.0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="trackyard-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    @property
+    def queued_weight(self) -> int:
+        return self._queued_weight
+
+    async def submit(self, job: Job, weight: int = 1) -> Any:
+        """Run `job` in the next group transaction; return its result once committed."""
+        if self._thread is None:
+            raise StoreUnavailable("the store is not open")
+        with self._lock:
+            if self._queued_weight and self._queued_weight + weight > self._max_queued_weight:
+                raise StoreUnavailable("the store is busy; retry later")
+            self._queued_weight += weight
+        loop = asyncio.get_running_loop()
+        pending = _Pending(job, weight, loop, loop.create_future())
+        self._queue.put(pending)
+        return await pending.future
+
+    def _run(self) -> None:
+        conn = self._connect()
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                self._commit(conn, batch)
+        finally:
+            conn.close()
+
+    def _next_batch(self) -> list[_Pending] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch, weight = [first], first.weight
+        while weight < self._max_batch_weight:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)  # Stop after this batch.
+                break
+            batch.append(item)
+            weight += item.weight
+        return batch
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for item in batch:
+                self._run_job(conn, item)
+            conn.commit()
+        except sqlite3.Error as exc:
+            log.warning("group commit of %d jobs failed: %s", len(batch), exc)
+            _rollback(conn)
+            failure = StoreUnavailable(f"the store cannot commit: {exc}")
+            for item in batch:
+                item.error, item.result = failure, None
+        self.last_commit_seconds = time.perf_counter() - started
+        with self._lock:
+            self._queued_weight -= sum(item.weight for item in batch)
+        for item in batch:
+            item.loop.call_soon_threadsafe(_resolve, item)
+
+    def _run_job(self, conn: sqlite3.Connection, item: _Pending) -> None:
+        conn.execute("SAVEPOINT job")
+        try:
+            item.result = item.job(conn)
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK TO job")
+            item.error = Conflict(f"already exists: {exc}")
+        except sqlite3.Error:
+            raise  # The store's fault: the whole transaction fails.
+        except Exception as exc:
+            # The job's own fault (NotFound, a bug): undo it alone, keep the others.
+            if not isinstance(exc, TrackyardError):
+                log.exception("a write job failed")
+            conn.execute("ROLLBACK TO job")
+            item.error = exc
+        conn.execute("RELEASE job")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.rollback()
+    except sqlite3.Error:
+        log.exception("rollback failed")
+
+
+def _resolve(item: _Pending) -> None:
+    if item.future.cancelled():
+        return
+    if item.error is not None:
+        item.future.set_exception(item.error)
+    else:
+        item.future.set_result(item.result)
