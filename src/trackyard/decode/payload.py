@@ -85,19 +85,30 @@ def decode_ndjson(body: bytes) -> list[Any]:
     return records
 
 
-def decode_request(query_string: str | bytes, body: bytes, content_type: str) -> DecodedRequest:
-    """Parameters (query merged with form fields) and the raw records of a request."""
+def request_params(query_string: str | bytes, body: bytes) -> dict[str, str]:
+    """Query parameters merged with form fields: clients put `verbose`, `ip`,
+    `api_key` and `data` in either place (§2.3). The query string wins."""
     params = parse_query(query_string)
+    stripped = body.lstrip()
+    if stripped and not stripped.startswith(_JSON_STARTS):
+        # Form fields, also for text/plain (sendBeacon) and unlabeled bodies.
+        params = {**parse_form(body), **params}
+    return params
+
+
+def decode_records(params: Mapping[str, str], body: bytes, content_type: str) -> DecodedRequest:
+    """The raw records of a request whose parameters are already known."""
     stripped = body.lstrip()
     if stripped.startswith(_JSON_STARTS):
         return DecodedRequest(params, _decode_json_body(stripped, content_type))
-    if stripped:
-        # Form fields, also for text/plain (sendBeacon) and unlabeled bodies.
-        form = parse_form(body)
-        params = {**form, **params}
     if "data" not in params:
         return DecodedRequest(params, [])
     return DecodedRequest(params, decode_data_param(params["data"]), via_data_param=True)
+
+
+def decode_request(query_string: str | bytes, body: bytes, content_type: str) -> DecodedRequest:
+    """Parameters and raw records of a request."""
+    return decode_records(request_params(query_string, body), body, content_type)
 
 
 def _decode_json_body(body: bytes, content_type: str) -> list[Any]:

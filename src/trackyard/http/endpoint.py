@@ -13,7 +13,7 @@ from starlette.responses import Response
 from trackyard.auth.credentials import ProjectAuthenticator, read_credentials
 from trackyard.clock import Clock
 from trackyard.decode.body import read_body
-from trackyard.decode.payload import DecodedRequest, decode_request, parse_query
+from trackyard.decode.payload import DecodedRequest, decode_records, parse_query, request_params
 from trackyard.errors import TrackyardError
 from trackyard.http.responses import Family, error_response
 from trackyard.service.ingest import IngestService
@@ -48,9 +48,9 @@ class Call:
         """Parameters and raw records of an ingestion request, from any carrier."""
         body = await self.body(self.services.settings.max_body_bytes)
         content_type = self.request.headers.get("content-type", "").lower()
-        decoded = decode_request(self.request.url.query, body, content_type)
-        self.params = dict(decoded.params)
-        return decoded
+        # Parameters first: an undecodable `data` is answered in the dialect they ask for.
+        self.params = request_params(self.request.url.query, body)
+        return decode_records(self.params, body, content_type)
 
     async def project(self) -> Project:
         """The project the request's credentials name, or Unauthorized."""

@@ -42,8 +42,16 @@ def _now_ms() -> int:
 
 
 class SQLiteStore:
-    def __init__(self, path: str, *, commit_max_records: int, queue_max_records: int) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        commit_max_records: int,
+        queue_max_records: int,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
         self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self._writer = GroupCommitWriter(
             self._connect, max_batch_weight=commit_max_records, max_queued_weight=queue_max_records
         )
@@ -53,7 +61,7 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -83,6 +91,10 @@ class SQLiteStore:
     @property
     def queued_records(self) -> int:
         return self._writer.queued_weight
+
+    @property
+    def transactions(self) -> int:
+        return self._writer.transactions
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         if self._reader is None:

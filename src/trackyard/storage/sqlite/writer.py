@@ -52,6 +52,7 @@ class GroupCommitWriter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.last_commit_seconds = 0.0
+        self.transactions = 0  # group transactions attempted, for metrics and tests
 
     def start(self) -> None:
         if self._thread is None:
@@ -111,6 +112,7 @@ class GroupCommitWriter:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         started = time.perf_counter()
+        self.transactions += 1
         try:
             conn.execute("BEGIN IMMEDIATE")
             for item in batch:
