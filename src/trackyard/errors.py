@@ -3,6 +3,9 @@ turns these into HTTP answers; every other layer raises them and moves on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class TrackyardError(Exception):
     """Base of every error trackyard answers deliberately."""
@@ -14,6 +17,23 @@ class TrackyardError(Exception):
 
 class BadRequest(TrackyardError):
     """The request as a whole cannot be read (malformed body, wrong shape)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    """One refused row of an uploaded file: its index and why."""
+
+    index: int
+    message: str
+
+
+class LookupValidationError(BadRequest):
+    """Rows of a lookup-table CSV failed validation; `failed_rows` are the first of them."""
+
+    def __init__(self, failed_rows: Sequence[FailedRow]) -> None:
+        # The message of Mixpanel's OpenAPI example (mixpanel-behavior.md §13).
+        super().__init__("Some data points in the request failed validation.")
+        self.failed_rows = tuple(failed_rows)
 
 
 class Unauthorized(TrackyardError):

@@ -93,18 +93,19 @@ class ProjectAuthenticator:
         self._tokens[token] = (now + (_CACHE_SECONDS if project else 1.0), project)
         return project
 
-    async def project(self, creds: Credentials) -> Project:
-        project = await self._resolve(creds)
+    async def project(self, creds: Credentials, *, allow_token: bool = True) -> Project:
+        """`allow_token=False` where the public project token must not be enough."""
+        project = await self._resolve(creds, allow_token)
         if project is None:
             raise Unauthorized(INVALID)
         return project
 
-    async def _resolve(self, creds: Credentials) -> Project | None:
+    async def _resolve(self, creds: Credentials, allow_token: bool) -> Project | None:
         if creds.username and creds.password:
             return await self._service_account(creds.username, creds.password, creds.project_id)
         for candidate in (creds.username, creds.bearer, creds.api_key):
             if candidate:
-                project = await self._token_or_secret(candidate)
+                project = await self._token_or_secret(candidate, allow_token)
                 if project is not None:
                     return self._matching(project, creds.project_id)
         return None
@@ -115,8 +116,8 @@ class ProjectAuthenticator:
         # must name the same project.
         return project if not project_id or project_id == str(project.id) else None
 
-    async def _token_or_secret(self, value: str) -> Project | None:
-        project = await self.project_for_token(value)
+    async def _token_or_secret(self, value: str, allow_token: bool) -> Project | None:
+        project = await self.project_for_token(value) if allow_token else None
         if project is not None:
             return project
         found = await self._store.project_by_secret_lookup(lookup_key(value))

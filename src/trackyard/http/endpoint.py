@@ -52,10 +52,10 @@ class Call:
         self.params = request_params(self.request.url.query, body)
         return decode_records(self.params, body, content_type)
 
-    async def project(self) -> Project:
+    async def project(self, *, allow_token: bool = True) -> Project:
         """The project the request's credentials name, or Unauthorized."""
         creds = read_credentials(self.request.headers.get("authorization"), self.params)
-        return await self.services.auth.project(creds)
+        return await self.services.auth.project(creds, allow_token=allow_token)
 
 
 Handler = Callable[[Call], Awaitable[Response]]

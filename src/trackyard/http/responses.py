@@ -3,7 +3,8 @@
 * `classic`: /track, /engage, /groups and legacy form-mode /import (§3):
   `1`/`0`, verbose JSON, verbose=2 errors as 400, `img=1` pixel, `callback` JSONP.
 * `import`: JSON-mode /import (§6.3): `{code, num_records_imported, status}`.
-* `api`: lookup tables and other JSON APIs: `{code, error, status}`.
+* `api`: lookup tables and other JSON APIs: `{code, error, status}`, plus
+  `failed_records` when rows of a lookup-table CSV are refused (§13).
 
 `error_response` is the only place where an error becomes an HTTP status.
 """
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from trackyard.errors import (
     BadRequest,
     Conflict,
+    LookupValidationError,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -159,4 +161,7 @@ def error_response(
             # retry any non-2xx for hours (§0.3, §17).
             return classic_response(params, ok=False, error=message)
         return json_response({"error": message, "status": 0}, status, headers)
-    return json_response(api_error_body(status, message), status, headers)
+    body = api_error_body(status, message)
+    if isinstance(exc, LookupValidationError):
+        body["failed_records"] = [{"index": r.index, "message": r.message} for r in exc.failed_rows]
+    return json_response(body, status, headers)
