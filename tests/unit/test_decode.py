@@ -154,3 +154,24 @@ def test_broken_gzip_is_bad_request(body: bytes) -> None:
 def test_unknown_encoding_is_bad_request() -> None:
     with pytest.raises(BadRequest, match="br"):
         inflate_bytes(JSON, "br", 10_000)
+
+
+def _cesu8(text: str) -> bytes:
+    """Each UTF-16 code unit encoded as UTF-8 on its own, as mixpanel-browser does."""
+    units = text.encode("utf-16-be")
+    return b"".join(
+        units[i : i + 2].decode("utf-16-be", "surrogatepass").encode("utf-8", "surrogatepass")
+        for i in range(0, len(units), 2)
+    )
+
+
+def test_cesu8_emoji_from_the_browser_sdk_are_joined() -> None:
+    # mixpanel-browser's utf8Encode writes each surrogate half separately (mixpanel-js#385).
+    assert _cesu8("🚀") == b"\xed\xa0\xbd\xed\xba\x80"
+    payload = _cesu8(orjson.dumps([{"event": "rocket 🚀 ✓"}]).decode())
+    assert decode_data_param(base64.b64encode(payload).decode()) == [{"event": "rocket 🚀 ✓"}]
+
+
+def test_lone_surrogate_bytes_stay_an_error() -> None:
+    with pytest.raises(BadRequest):
+        decode_data_param(base64.b64encode(b'["\xed\xa0\xbd"]').decode())

@@ -47,7 +47,23 @@ def decode_json(raw: bytes | str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"invalid JSON: {exc}") from exc
+        repaired = _join_surrogate_pairs(raw) if isinstance(raw, bytes) else None
+        if repaired is None:
+            raise BadRequest(f"invalid JSON: {exc}") from exc
+        return decode_json(repaired)
+
+
+def _join_surrogate_pairs(raw: bytes) -> str | None:
+    """Text from CESU-8 bytes: each half of a surrogate pair encoded on its own.
+
+    mixpanel-browser's `utf8Encode` sends emoji this way (mixpanel-js#385);
+    refusing it would drop the whole batch while the SDK counts it delivered.
+    """
+    try:
+        text = raw.decode("utf-8", "surrogatepass")
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeError:
+        return None
 
 
 def decode_data_param(value: str) -> list[Any]:
@@ -79,9 +95,9 @@ def decode_ndjson(body: bytes) -> list[Any]:
     for line_no, line in enumerate(body.splitlines(), start=1):
         if line.strip():
             try:
-                records.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
-                raise BadRequest(f"invalid JSON on line {line_no}: {exc}") from exc
+                records.append(decode_json(line))
+            except BadRequest as exc:
+                raise BadRequest(f"line {line_no}: {exc.message}") from exc
     return records
 
 
@@ -115,12 +131,12 @@ def _decode_json_body(body: bytes, content_type: str) -> list[Any]:
     if "ndjson" in content_type or "jsonlines" in content_type:
         return decode_ndjson(body)
     try:
-        decoded = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        decoded = decode_json(body)
+    except BadRequest:
         if body.startswith(b"{") and b"\n" in body.strip():
             # NDJSON sent without its content type.
             return decode_ndjson(body)
-        raise BadRequest(f"invalid JSON: {exc}") from exc
+        raise
     return as_records(_unwrap_data_object(decoded))
 
 
