@@ -15,7 +15,7 @@ from trackyard.http.app import create_app
 from trackyard.service.projects import NewProject, create_project
 from trackyard.settings import Settings
 
-# 2026-11-20T12:00:00Z: a fixed "now" for every in-process test.
+# 2026-11-26T12:00:00Z: a fixed "now" for every in-process test.
 NOW_MS = 1_795_694_400_000
 
 
