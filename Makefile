@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NODE_DIR := tests/e2e/node
+# The console's chart library, from the npm registry (never a CDN).
+CONSOLE_ASSETS := src/trackyard/console/assets
 
 .PHONY: run test lint format e2e-deps clean
 
@@ -22,18 +24,25 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
 	touch $@
 
+$(CONSOLE_ASSETS)/node_modules/.installed: $(CONSOLE_ASSETS)/package.json $(CONSOLE_ASSETS)/package-lock.json
+	cd $(CONSOLE_ASSETS) && npm ci --no-audit --no-fund --silent
+	touch $@
+
 ## run: serve on TRACKYARD_HOST:TRACKYARD_PORT (127.0.0.1:8000) with ./trackyard.db
-run: $(VENV)/.run-installed
+run: $(VENV)/.run-installed $(CONSOLE_ASSETS)/node_modules/.installed
 	$(BIN)/trackyard serve
 
-e2e-deps: $(VENV)/.dev-installed $(NODE_DIR)/node_modules/.installed
+e2e-deps: $(VENV)/.dev-installed $(NODE_DIR)/node_modules/.installed $(CONSOLE_ASSETS)/node_modules/.installed
 
-## test: lint, type-check and the whole test suite
+## test: lint, type-check and the whole test suite (the contract suite runs on
+## SQLite and PostgreSQL), then the HTTP suite again on PostgreSQL. With CI set,
+## an unreachable PostgreSQL fails the run instead of skipping its tests.
 test: e2e-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy src
 	$(BIN)/pytest
+	TRACKYARD_TEST_STORE=postgres $(BIN)/pytest tests/http
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -44,4 +53,4 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(CONSOLE_ASSETS)/node_modules .pytest_cache .mypy_cache .ruff_cache

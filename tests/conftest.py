@@ -3,6 +3,8 @@ app driven by Starlette's TestClient, and a project with its credentials."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,26 @@ from trackyard.settings import Settings
 NOW_MS = 1_795_694_400_000
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One PostgreSQL database for the session's in-process tests, dropped at the end."""
+    from tests.postgres import fresh_database
+
+    with fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(db=str(tmp_path / "trackyard.db"))
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """SQLite in tmp_path; with TRACKYARD_TEST_STORE=postgres, an emptied PostgreSQL database."""
+    sqlite = Settings(db=str(tmp_path / "trackyard.db"))
+    if os.environ.get("TRACKYARD_TEST_STORE") != "postgres":
+        return sqlite
+    from tests.postgres import empty_database
+
+    url = request.getfixturevalue("postgres_url")
+    empty_database(url)
+    return dataclasses.replace(sqlite, store=url)
 
 
 @pytest.fixture

@@ -26,12 +26,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cli(db: Path, *args: str) -> Any:
-    """Run a `trackyard` subcommand with --json against `db`; its JSON output."""
+def cli(db: Path, *args: str, store: str = "") -> Any:
+    """Run a `trackyard` subcommand with --json against `db` (or `store`); its JSON output."""
     out = subprocess.run(
-        [*TRACKYARD, *args, "--json", "--db", str(db)], check=True, capture_output=True, text=True
+        [*TRACKYARD, *args, "--json", "--db", str(db), *_store_args(store)],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return orjson.loads(out.stdout)
+
+
+def _store_args(store: str) -> list[str]:
+    return ["--store", store] if store else []
 
 
 @dataclass
@@ -77,15 +84,24 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    tmp: Path, *extra_args: str, env: dict[str, str] | None = None, scheme: str = "http"
+    tmp: Path,
+    *extra_args: str,
+    env: dict[str, str] | None = None,
+    scheme: str = "http",
+    store: str = "",
 ) -> Iterator[LiveServer]:
-    """Start `trackyard serve` on a free port; stop it on exit."""
+    """Start `trackyard serve` on a free port; stop it on exit. `store`: a PostgreSQL URL."""
     db = tmp / "live.db"
-    project = cli(db, "projects", "create", "E2E")
+    project = cli(db, "projects", "create", "E2E", store=store)
     port = free_port()
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen(
-        [*TRACKYARD, "serve", "--db", str(db), "--port", str(port), *extra_args],
+        [
+            *TRACKYARD,
+            *("serve", "--db", str(db), "--port", str(port)),
+            *_store_args(store),
+            *extra_args,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},

@@ -36,6 +36,14 @@ class LookupValidationError(BadRequest):
         self.failed_rows = tuple(failed_rows)
 
 
+class BatchRejected(BadRequest):
+    """A whole /import batch is refused; Mixpanel lists the reasons as plain strings."""
+
+    def __init__(self, message: str, failed_records: Sequence[str]) -> None:
+        super().__init__(message)
+        self.failed_records = tuple(failed_records)
+
+
 class Unauthorized(TrackyardError):
     """Missing or wrong credentials, or credentials of another project."""
 
@@ -57,7 +65,18 @@ class PayloadTooLarge(TrackyardError):
 
 
 class RateLimited(TrackyardError):
-    """The project sent more than its rate limit allows."""
+    """The project sent more than its rate limit allows.
+
+    `retry_after`: seconds until enough of the window has passed (None: the setting).
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RequestTimeout(TrackyardError):
+    """The client did not send its request within the read timeout."""
 
 
 class StoreUnavailable(TrackyardError):

@@ -25,6 +25,12 @@ def _setting(default: Any, help: str) -> Any:
 @dataclass(frozen=True)
 class Settings:
     db: str = _setting("trackyard.db", "SQLite database file (created if absent).")
+    store: str = _setting(
+        "", "PostgreSQL URL (postgresql://...) to store in instead of the SQLite file db."
+    )
+    store_pool_size: int = _setting(
+        4, "Most PostgreSQL connections each server process opens (see docs/scaling.md)."
+    )
     host: str = _setting("127.0.0.1", "Address to listen on.")
     port: int = _setting(8000, "Port to listen on.")
     workers: int = _setting(1, "Server processes sharing the port and the database.")
@@ -71,6 +77,22 @@ class Settings:
         200000, "Records waiting for the writer before new requests get 503."
     )
     retry_after_seconds: int = _setting(2, "Retry-After sent with 503 and 429 answers.")
+    max_url_bytes: int = _setting(
+        64 * 1024, "Longest request URL; longer gets 414 (Mixpanel's front end: 64 KB)."
+    )
+    max_header_bytes: int = _setting(
+        64 * 1024, "Most bytes of request header names and values; more gets 431."
+    )
+    read_timeout_seconds: int = _setting(
+        60, "A request not fully received after this many seconds gets 408 and is closed."
+    )
+    max_inflight_bytes: int = _setting(
+        64 * MIB, "Decoded bodies held at once by requests in progress; past it, 503."
+    )
+    rate_limit_bytes_per_minute: int = _setting(
+        2 * 1024 * MIB,
+        "Uncompressed bytes per project per minute before 429 (Mixpanel: 2 GB); 0 is off.",
+    )
 
     @classmethod
     def fields(cls) -> Iterator[dataclasses.Field[Any]]:

@@ -25,7 +25,14 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_projects_create_json_has_every_credential(run) -> None:  # type: ignore[no-untyped-def]
     created = orjson.loads(run("projects", "create", "Shop", "--json"))
-    assert set(created) == {"project_id", "name", "token", "api_secret", "service_account"}
+    assert set(created) == {
+        "project_id",
+        "name",
+        "token",
+        "api_secret",
+        "service_account",
+        "identity_mode",
+    }
     assert set(created["service_account"]) == {"username", "secret"}
     assert created["name"] == "Shop" and created["project_id"] == 1
     assert len(created["token"]) == 32
@@ -84,3 +91,11 @@ def test_lookup_tables_create_and_list(run) -> None:  # type: ignore[no-untyped-
 def test_bad_environment_value_is_a_usage_error(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TRACKYARD_PORT", "eighty")
     assert "TRACKYARD_PORT" in run("projects", "list", ok=False)
+
+
+def test_identity_mode(run) -> None:  # type: ignore[no-untyped-def]
+    created = orjson.loads(run("projects", "create", "A", "--identity-mode", "original", "--json"))
+    assert created["identity_mode"] == "original"
+    assert "simplified" in run("projects", "set-identity-mode", "1", "simplified")
+    assert "does not exist" in run("projects", "set-identity-mode", "5", "original", ok=False)
+    assert "Invalid value" in run("projects", "set-identity-mode", "1", "chaos", ok=False)

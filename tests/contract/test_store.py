@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.postgres import fresh_database
 from trackyard.auth.secrets import secret_hash
 from trackyard.errors import Conflict, NotFound
 from trackyard.storage.base import LookupTableContent, Project, Store
@@ -28,17 +30,36 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backend = SQLiteStore(
+    if request.param == "postgres":
+        with fresh_database() as url:
+            async with opened(postgres_store(url)) as backend:
+                yield backend
+        return
+    sqlite = SQLiteStore(
         str(tmp_path / "contract.db"),
         commit_max_records=1000,
         queue_max_records=100_000,
         busy_timeout_ms=200,
     )
+    async with opened(sqlite) as backend:
+        yield backend
+
+
+def postgres_store(url: str) -> Store:
+    from trackyard.storage.postgres.store import PostgresStore
+
+    return PostgresStore(url, pool_size=4, commit_max_records=1000, queue_max_records=100_000)
+
+
+@asynccontextmanager
+async def opened(backend: Store) -> AsyncIterator[Store]:
     await backend.open()
-    yield backend
-    await backend.close()
+    try:
+        yield backend
+    finally:
+        await backend.close()
 
 
 async def new_project(store: Store, name: str = "P") -> Project:

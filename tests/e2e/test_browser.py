@@ -15,7 +15,6 @@ Chromium is Debian's (`/usr/bin/chromium`): a browser is never downloaded.
 from __future__ import annotations
 
 import base64
-import os
 import re
 import threading
 import time
@@ -29,8 +28,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Page, Request
 
+from tests.chromium import ARTIFACTS, chromium
 from tests.live_server import LiveServer, live_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -39,20 +39,6 @@ REPO = Path(__file__).resolve().parents[2]
 SDK_DIR = REPO / "tests/e2e/node/node_modules/mixpanel-browser"
 SDK_FILE = SDK_DIR / "dist/mixpanel.umd.js"
 PAGE_FILE = Path(__file__).parent / "browser/index.html"
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium phones home, and this
-# closed network refuses its connections.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_STAMPS = ("$mp_api_timestamp_ms", "mp_processing_time_ms")
 LAST_SEEN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 USER_ID = "user-42"
@@ -81,16 +67,6 @@ BEACON_EVENTS = [
 SDK_IDLE = """token => window.trackyardPage.inFlight === 0 && ["ev", "pp", "gr"].every(
     q => (JSON.parse(localStorage.getItem(`__mpq_${token}_${q}`)) || []).length === 0)"""
 QUEUED_EVENTS = "token => (JSON.parse(localStorage.getItem(`__mpq_${token}_ev`)) || []).length"
-
-
-def require(path: Path, what: str, remedy: str) -> None:
-    """Skip when a prerequisite is missing, except on CI, which must run these tests."""
-    if path.exists():
-        return
-    message = f"{what} not found at {path}; {remedy}"
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (CI must not skip the browser tests)")
-    pytest.skip(message)
 
 
 @contextmanager
@@ -127,14 +103,8 @@ def static_site(files: dict[str, tuple[Path, str]]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    require(CHROMIUM, "Debian's Chromium", "`apt-get install chromium` (.ci/run does)")
-    require(SDK_FILE, "mixpanel-browser", "`make e2e-deps` installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium((SDK_FILE, "mixpanel-browser", "`make e2e-deps` installs it")) as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -122,6 +122,10 @@ def new_events(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> lis
 
 
 def count_rows(settings: Settings, table: str) -> int:
+    if settings.store:  # TRACKYARD_TEST_STORE=postgres
+        from tests.postgres import query
+
+        return int(query(settings.store, f"SELECT count(*) FROM {table}")[0][0])
     with closing(sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True)) as conn:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 

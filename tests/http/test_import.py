@@ -195,3 +195,24 @@ def test_import_keeps_old_events_and_ignores_event_tokens(
     [stored] = harness.events(project.project_id)
     assert "token" not in stored["properties"]
     assert harness.events(other.project_id) == []
+
+
+def test_identity_events_refused_whole_batch_in_simplified_projects(
+    harness: Harness, project: NewProject
+) -> None:
+    merge = {
+        "event": "$merge",
+        "properties": {"$distinct_ids": ["a", "b"], **event(9)["properties"]},
+    }
+    body = orjson.dumps([event(0), merge])
+    response = post(harness, body, {**JSON, **basic(project.token)}, strict="1")
+    message = "identity events are not allowed when project is using simplified identity management"
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": 400,
+        "error": message,
+        "status": "Bad Request",
+        "num_records_imported": 0,
+        "failed_records": [message],
+    }
+    assert harness.events(project.project_id) == []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +24,9 @@ ACCOUNTS_ROWS = [
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(db=str(tmp_path / "trackyard.db"), lookup_table_max_bytes=CSV_LIMIT)
+def settings(settings: Settings) -> Settings:
+    # The conftest's settings (SQLite or PostgreSQL), with a small CSV limit.
+    return dataclasses.replace(settings, lookup_table_max_bytes=CSV_LIMIT)
 
 
 @pytest.fixture

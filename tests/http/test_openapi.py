@@ -26,6 +26,7 @@ from trackyard.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     StoreUnavailable,
     TrackyardError,
     Unauthorized,
@@ -51,13 +52,26 @@ def documented_operations(doc: Mapping[str, Any]) -> set[tuple[str, str]]:
 
 def served_operations(app: Starlette) -> set[tuple[str, str]]:
     # HEAD comes free with every GET route; CORS preflights are middleware, not routes.
+    # The web console's pages (/console...) are a browser UI, not an API: the
+    # document says so once and docs/console.md lists them.
     return {
         (route.path, method)
         for route in app.routes
-        if isinstance(route, Route)
+        if isinstance(route, Route) and not is_console(route.path)
         for method in route.methods or ()
         if method != "HEAD"
     }
+
+
+def is_console(path: str) -> bool:
+    return path == "/console" or path.startswith("/console/")
+
+
+def test_the_console_is_served_but_not_documented(tmp_path: Path) -> None:
+    app = create_app(Settings(db=str(tmp_path / "t.db")))
+    console = {r.path for r in app.routes if isinstance(r, Route) and is_console(r.path)}
+    assert {"/console", "/console/login", "/console/insights"} <= console
+    assert not any(is_console(path) for path in openapi_document()["paths"])
 
 
 # The document itself ----------------------------------------------------------
@@ -499,6 +513,8 @@ ERRORS: list[tuple[Family, TrackyardError]] = [
             BadRequest("bad"),
             PayloadTooLarge("too large", 10),
             RateLimited("slow down"),
+            RateLimited("slow down", retry_after=17),
+            RequestTimeout("too slow"),
             StoreUnavailable("busy"),
         )
     ],

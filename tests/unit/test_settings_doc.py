@@ -11,7 +11,7 @@ from typing import Any
 import click
 import pytest
 
-from trackyard.cli import serve
+from trackyard.cli.serve import serve
 from trackyard.settings import Settings
 
 CONFIGURATION_MD = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"

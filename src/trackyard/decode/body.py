@@ -45,6 +45,11 @@ class LimitedInflater:
         self._out: list[bytes] = []
         self._size = 0
 
+    @property
+    def size(self) -> int:
+        """Decoded bytes so far."""
+        return self._size
+
     def feed(self, chunk: bytes) -> None:
         if not self._decided:
             self._pending += chunk

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -12,17 +14,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from trackyard import metrics
 from trackyard.auth.credentials import ProjectAuthenticator
 from trackyard.clock import Clock, SystemClock
+from trackyard.console import console_routes
 from trackyard.errors import StoreUnavailable
-from trackyard.http import ingest_routes, lookup_routes
+from trackyard.http import ingest_routes, lookup_routes, read_routes, segmentation_routes
 from trackyard.http.endpoint import Services
+from trackyard.http.monitoring import RequestMetricsMiddleware, metrics_endpoint
 from trackyard.http.openapi import openapi_document
 from trackyard.http.responses import json_response
 from trackyard.service.ingest import IngestService
 from trackyard.settings import Settings
 from trackyard.storage.base import Store
 from trackyard.storage.open import open_store
+
+log = logging.getLogger(__name__)
 
 WELCOME = "Welcome. Get started with our API by visiting https://developer.mixpanel.com/"
 _INGEST_METHODS = ["GET", "POST"]
@@ -77,6 +84,29 @@ async def openapi(request: Request) -> Response:
     return json_response(openapi_document())
 
 
+async def open_or_keep_trying(store: Store, retry_seconds: int) -> asyncio.Task[None] | None:
+    """Open the store; if it cannot be opened (a read-only or full disk, a
+    database not up yet), serve anyway, answering 503 (and /readyz 503) while
+    a task keeps trying, rather than exiting."""
+    try:
+        await store.open()
+        return None
+    except StoreUnavailable as exc:
+        log.error("cannot open the store, answering 503 until it can be: %s", exc.message)
+    return asyncio.create_task(_keep_opening(store, retry_seconds))
+
+
+async def _keep_opening(store: Store, retry_seconds: int) -> None:
+    while True:
+        await asyncio.sleep(max(1, retry_seconds))
+        try:
+            await store.open()
+        except StoreUnavailable:
+            continue
+        log.warning("the store is open now")
+        return
+
+
 def create_app(
     settings: Settings, store: Store | None = None, clock: Clock | None = None
 ) -> Starlette:
@@ -87,23 +117,33 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.open()
+        opening = await open_or_keep_trying(store, settings.retry_after_seconds)
         try:
             yield
         finally:
+            if opening is not None:
+                opening.cancel()
             await store.close()
+            metrics.forget_this_process()
 
     routes: list[BaseRoute] = [
         Route("/", welcome, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         *ingestion_routes(""),
+        Route("/api/2.0/export", read_routes.export, methods=["GET"]),
+        Route("/api/2.0/engage", read_routes.engage, methods=["GET", "POST"]),
+        Route("/api/query/engage", read_routes.engage, methods=["GET", "POST"]),
+        Route("/api/query/segmentation", segmentation_routes.segmentation, methods=["GET"]),
+        *console_routes(),
     ]
     prefix = settings.path_prefix.rstrip("/")
     if prefix:
         routes += ingestion_routes(prefix if prefix.startswith("/") else "/" + prefix)
     middleware = [
+        Middleware(RequestMetricsMiddleware),
         # The browser SDK sends credentialed XHRs: echo the Origin, never `*` (§3, CORS).
         Middleware(
             CORSMiddleware,
@@ -112,7 +152,7 @@ def create_app(
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["*"],
             max_age=86400,
-        )
+        ),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services

@@ -3,22 +3,29 @@ the single translation of `TrackyardError` into the endpoint family's answer."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from trackyard import metrics
 from trackyard.auth.credentials import ProjectAuthenticator, read_credentials
 from trackyard.clock import Clock
-from trackyard.decode.body import read_body
+from trackyard.decode.body import LimitedInflater
 from trackyard.decode.payload import DecodedRequest, decode_records, parse_query, request_params
-from trackyard.errors import TrackyardError
+from trackyard.errors import BadRequest, RateLimited, RequestTimeout, TrackyardError
+from trackyard.http.admission import BodyHold, InflightBudget
+from trackyard.http.monitoring import endpoint_label
 from trackyard.http.responses import Family, error_response
 from trackyard.service.ingest import IngestService
 from trackyard.settings import Settings
 from trackyard.storage.base import Project, Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +35,10 @@ class Services:
     clock: Clock
     auth: ProjectAuthenticator
     ingest: IngestService
+    budget: InflightBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.budget = InflightBudget(self.settings.max_inflight_bytes)
 
 
 @dataclass
@@ -38,15 +49,31 @@ class Call:
     services: Services
     family: Family
     params: dict[str, str]
+    hold: BodyHold = field(default_factory=BodyHold)
+    # Decoded body and query string: what the rate limit counts.
+    received_bytes: int = 0
 
     async def body(self, limit: int) -> bytes:
-        """The decoded (gunzipped) body, refused with 413 once it passes `limit`."""
-        encoding = self.request.headers.get("content-encoding")
-        return await read_body(self.request.stream(), encoding, limit)
+        """The decoded (gunzipped) body, refused with 413 once it passes `limit`,
+        with 503 once the process holds `max_inflight_bytes` of bodies, and with
+        408 unless it has all arrived within `read_timeout_seconds`."""
+        inflater = LimitedInflater(self.request.headers.get("content-encoding"), limit)
+        try:
+            async with asyncio.timeout(self.services.settings.read_timeout_seconds):
+                async for chunk in self.request.stream():
+                    inflater.feed(chunk)
+                    self.services.budget.grow(self.hold, inflater.size)
+        except TimeoutError:
+            seconds = self.services.settings.read_timeout_seconds
+            raise RequestTimeout(f"request body not received within {seconds} seconds") from None
+        except ClientDisconnect:
+            raise BadRequest("the client disconnected before sending its whole body") from None
+        return inflater.finish()
 
     async def decoded(self) -> DecodedRequest:
         """Parameters and raw records of an ingestion request, from any carrier."""
         body = await self.body(self.services.settings.max_body_bytes)
+        self.received_bytes = len(body) + len(self.request.url.query)
         content_type = self.request.headers.get("content-type", "").lower()
         # Parameters first: an undecodable `data` is answered in the dialect they ask for.
         self.params = request_params(self.request.url.query, body)
@@ -70,8 +97,22 @@ def endpoint(family: Family) -> Callable[[Handler], Callable[[Request], Awaitabl
             try:
                 return await handler(call)
             except TrackyardError as exc:
+                if isinstance(exc, RateLimited):
+                    metrics.RATE_LIMITED.labels(endpoint_label(request.scope)).inc()
+                # The path only, never the query string or headers: they may hold secrets.
+                log.debug(
+                    "%s %s refused: %s: %s",
+                    request.method,
+                    request.url.path,
+                    type(exc).__name__,
+                    exc.message,
+                )
                 retry_after = services.settings.retry_after_seconds
-                return error_response(exc, call.family, call.params, retry_after)
+                # The path only: a query string may hold an api_key.
+                path = request.url.path
+                return error_response(exc, call.family, call.params, retry_after, path)
+            finally:
+                services.budget.release(call.hold)
 
         return route
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from trackyard.http.endpoint import Call, endpoint
+from trackyard.http.monitoring import count_outcome
 from trackyard.http.responses import classic_outcome, import_outcome
 
 
@@ -12,21 +13,26 @@ from trackyard.http.responses import classic_outcome, import_outcome
 async def track(call: Call) -> Response:
     decoded = await call.decoded()
     # Authorization is ignored here: the token in each event decides (§4).
-    outcome = await call.services.ingest.track(decoded.records)
+    outcome = await call.services.ingest.track(decoded.records, size=call.received_bytes)
+    count_outcome(call.request, "events", outcome)
     return classic_outcome(call.params, outcome)
 
 
 @endpoint("classic")
 async def engage(call: Call) -> Response:
     decoded = await call.decoded()
-    outcome = await call.services.ingest.update_profiles("user", decoded.records)
+    size = call.received_bytes
+    outcome = await call.services.ingest.update_profiles("user", decoded.records, size=size)
+    count_outcome(call.request, "profiles", outcome)
     return classic_outcome(call.params, outcome)
 
 
 @endpoint("classic")
 async def groups(call: Call) -> Response:
     decoded = await call.decoded()
-    outcome = await call.services.ingest.update_profiles("group", decoded.records)
+    size = call.received_bytes
+    outcome = await call.services.ingest.update_profiles("group", decoded.records, size=size)
+    count_outcome(call.request, "profiles", outcome)
     return classic_outcome(call.params, outcome)
 
 
@@ -39,5 +45,8 @@ async def import_events(call: Call) -> Response:
     if legacy:
         call.family = "classic"
     project = await call.project()
-    outcome = await call.services.ingest.import_events(project, decoded.records, strict=not legacy)
+    outcome = await call.services.ingest.import_events(
+        project, decoded.records, strict=not legacy, size=call.received_bytes
+    )
+    count_outcome(call.request, "events", outcome)
     return classic_outcome(call.params, outcome) if legacy else import_outcome(outcome)

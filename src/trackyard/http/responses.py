@@ -21,11 +21,13 @@ from starlette.responses import Response
 
 from trackyard.errors import (
     BadRequest,
+    BatchRejected,
     Conflict,
     LookupValidationError,
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    RequestTimeout,
     StoreUnavailable,
     TrackyardError,
     Unauthorized,
@@ -33,7 +35,7 @@ from trackyard.errors import (
 from trackyard.service.ingest import BatchOutcome
 from trackyard.validate.common import RecordError
 
-Family = Literal["classic", "import", "api"]
+Family = Literal["classic", "import", "api", "query"]
 
 # A transparent 1x1 GIF for `img=1` (§2.4).
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -44,9 +46,12 @@ _STATUS_TEXT = {
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
+    408: "Request Timeout",
     409: "Conflict",
     413: "Request Entity Too Large",
+    414: "URI Too Long",
     429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
     503: "Service Unavailable",
 }
 RATE_LIMITED = "Project exceeded rate limits. Please retry the request with exponential backoff."
@@ -135,6 +140,7 @@ def _status_of(exc: TrackyardError) -> int:
         (BadRequest, 400),
         (Unauthorized, 401),
         (NotFound, 404),
+        (RequestTimeout, 408),
         (Conflict, 409),
         (PayloadTooLarge, 413),
         (RateLimited, 429),
@@ -145,16 +151,53 @@ def _status_of(exc: TrackyardError) -> int:
     return 400
 
 
+def error_status(exc: TrackyardError) -> int:
+    """The status of an error, for answers rendered elsewhere (the console's pages)."""
+    return _status_of(exc)
+
+
 def api_error_body(status: int, message: str) -> dict[str, Any]:
     return {"code": status, "error": message, "status": _STATUS_TEXT.get(status, "Error")}
 
 
+def _error_headers(exc: TrackyardError, status: int, retry_after: int) -> dict[str, str] | None:
+    if status in (429, 503):
+        # SDKs that honour Retry-After (JS, Android, Swift) wait this long (§16).
+        own = exc.retry_after if isinstance(exc, RateLimited) else None
+        return {"Retry-After": str(own or retry_after)}
+    if status == 408:
+        # The client is too slow to finish its request: free the connection.
+        return {"Connection": "close"}
+    return None
+
+
+def protocol_refusal(status: int, message: str) -> bytes:
+    """A whole HTTP/1.1 answer for a request refused before routing (URL or
+    headers too long, head too slow), when its endpoint family is not known yet:
+    the `{code, error, status}` shape, and the connection is closed."""
+    body = orjson.dumps(api_error_body(status, message))
+    head = (
+        f"HTTP/1.1 {status} {_STATUS_TEXT.get(status, 'Error')}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
 def error_response(
-    exc: TrackyardError, family: Family, params: Mapping[str, str], retry_after: int
+    exc: TrackyardError,
+    family: Family,
+    params: Mapping[str, str],
+    retry_after: int,
+    request_target: str = "",
 ) -> Response:
     status = _status_of(exc)
     message = RATE_LIMITED if isinstance(exc, RateLimited) else exc.message
-    headers = {"Retry-After": str(retry_after)} if status in (429, 503) else None
+    headers = _error_headers(exc, status, retry_after)
+    if family == "query":
+        # Mixpanel's /api/2.0 errors name the request (§15, RMixpanel#7).
+        return json_response({"request": request_target, "error": message}, status, headers)
     if family == "classic":
         if status == 400:
             # Bad data on these endpoints is a 200 with status 0: mobile SDKs
@@ -162,6 +205,8 @@ def error_response(
             return classic_response(params, ok=False, error=message)
         return json_response({"error": message, "status": 0}, status, headers)
     body = api_error_body(status, message)
+    if isinstance(exc, BatchRejected):
+        body |= {"num_records_imported": 0, "failed_records": list(exc.failed_records)}
     if isinstance(exc, LookupValidationError):
         body["failed_records"] = [{"index": r.index, "message": r.message} for r in exc.failed_rows]
     return json_response(body, status, headers)

@@ -15,11 +15,13 @@ from typing import Any
 
 from trackyard.auth.credentials import ProjectAuthenticator
 from trackyard.clock import Clock
-from trackyard.errors import PayloadTooLarge
+from trackyard.errors import BatchRejected, PayloadTooLarge
+from trackyard.service.identity import IDENTITY_EVENTS, SIMPLIFIED_REJECTS, links_from_events
+from trackyard.service.rate_limit import ProjectRateLimiter
 from trackyard.settings import Settings
-from trackyard.storage.base import Project, Store
+from trackyard.storage.base import InsertResult, Project, Store
 from trackyard.validate.common import Limits, RecordError
-from trackyard.validate.events import DAY_MS, Dropped, Event, EventRules, validate_event
+from trackyard.validate.events import DAY_MS, Event, EventRules, validate_event
 from trackyard.validate.profiles import Kind, ProfileUpdate, validate_update
 
 MISSING_TOKEN = "token, missing or empty"
@@ -49,25 +51,30 @@ class IngestService:
         self._clock = clock
         self._settings = settings
         self._limits = Limits.from_settings(settings)
+        self.rate_limiter = ProjectRateLimiter(settings.rate_limit_bytes_per_minute, clock)
 
-    async def track(self, records: Sequence[Any]) -> BatchOutcome:
-        """Events from /track: each carries its project's token."""
+    async def track(self, records: Sequence[Any], *, size: int = 0) -> BatchOutcome:
+        """Events from /track: each carries its project's token.
+
+        `size` is the request's decoded size, counted against the rate limit.
+        """
         self._check_count(records)
         rules = self._event_rules("track", strict=False)
-        by_project: dict[int, list[Event]] = defaultdict(list)
+        by_project: dict[Project, list[Event]] = defaultdict(list)
         errors: list[RecordError] = []
         for index, raw in enumerate(records):
             result = validate_event(raw, index, rules)
             if isinstance(result, Event):
                 project = await self._project_for(result.token, index, "properties.token", errors)
                 if project is not None:
-                    by_project[project.id].append(result)
+                    by_project[project].append(result)
             elif isinstance(result, RecordError):
                 errors.append(result)
+        self._charge(size, len(records), {p.id: len(e) for p, e in by_project.items()})
         return await self._store_events(len(records), by_project, errors)
 
     async def import_events(
-        self, project: Project, records: Sequence[Any], *, strict: bool
+        self, project: Project, records: Sequence[Any], *, strict: bool, size: int = 0
     ) -> BatchOutcome:
         """Events from /import, for the project the credentials named."""
         self._check_count(records)
@@ -80,9 +87,14 @@ class IngestService:
                 events.append(result)
             elif isinstance(result, RecordError):
                 errors.append(result)
-        return await self._store_events(len(records), {project.id: events}, errors)
+        if strict and project.identity_mode == "simplified":
+            _refuse_identity_events(events)
+        self._charge(size, len(records), {project.id: len(events)})
+        return await self._store_events(len(records), {project: events}, errors)
 
-    async def update_profiles(self, kind: Kind, records: Sequence[Any]) -> BatchOutcome:
+    async def update_profiles(
+        self, kind: Kind, records: Sequence[Any], *, size: int = 0
+    ) -> BatchOutcome:
         """User (/engage) or group (/groups) profile updates, each with its `$token`."""
         self._check_count(records)
         received_ms = self._clock.now_ms()
@@ -96,6 +108,7 @@ class IngestService:
             project = await self._project_for(result.token, index, "$token", errors)
             if project is not None:
                 by_project[project.id].append((index, result))
+        self._charge(size, len(records), {pid: len(u) for pid, u in by_project.items()})
         for project_id, indexed in by_project.items():
             failures = await self._store.apply_profile_updates(
                 project_id, [u for _, u in indexed], self._settings.max_profile_properties
@@ -103,6 +116,13 @@ class IngestService:
             errors.extend(RecordError(indexed[f.position][0], f.field, f.message) for f in failures)
         errors.sort(key=lambda e: e.index)
         return BatchOutcome(len(records), errors)
+
+    def _charge(self, size: int, received: int, valid_by_project: dict[int, int]) -> None:
+        """Count the request's bytes against the projects it writes to, shared by
+        their valid records; RateLimited (nothing stored) past a project's limit."""
+        shares = {pid: size * n // received for pid, n in valid_by_project.items() if n}
+        if shares:
+            self.rate_limiter.charge(shares)
 
     def _check_count(self, records: Sequence[Any]) -> None:
         limit = self._settings.max_records_per_request
@@ -132,14 +152,10 @@ class IngestService:
         return project
 
     async def _store_events(
-        self, received: int, by_project: dict[int, list[Event]], errors: list[RecordError]
+        self, received: int, by_project: dict[Project, list[Event]], errors: list[RecordError]
     ) -> BatchOutcome:
         results = await asyncio.gather(
-            *(
-                self._store.insert_events(pid, events)
-                for pid, events in by_project.items()
-                if events
-            )
+            *(self._store_project_events(p, events) for p, events in by_project.items() if events)
         )
         return BatchOutcome(
             received,
@@ -148,5 +164,19 @@ class IngestService:
             duplicates=sum(r.duplicates for r in results),
         )
 
+    async def _store_project_events(self, project: Project, events: list[Event]) -> InsertResult:
+        links = links_from_events(events, project.identity_mode)  # type: ignore[arg-type]
+        inserting = self._store.insert_events(project.id, events)
+        if not links:
+            return await inserting
+        # Submitted together, both usually share one group commit. Links are
+        # idempotent, so a retry after a failure of either is safe.
+        result, _ = await asyncio.gather(inserting, self._store.link_identities(project.id, links))
+        return result
 
-__all__ = ["NO_RECORDS", "BatchOutcome", "Dropped", "IngestService"]
+
+def _refuse_identity_events(events: list[Event]) -> None:
+    """Strict /import in a simplified project refuses the whole batch (§6.2, [PROBE])."""
+    refused = [SIMPLIFIED_REJECTS for e in events if e.name in IDENTITY_EVENTS]
+    if refused:
+        raise BatchRejected(SIMPLIFIED_REJECTS, refused)

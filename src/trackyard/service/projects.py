@@ -24,16 +24,19 @@ class NewProject:
     token: str
     api_secret: str
     service_account: NewServiceAccount
+    identity_mode: str = "simplified"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-async def create_project(store: Store, name: str) -> NewProject:
+async def create_project(store: Store, name: str, identity_mode: str = "simplified") -> NewProject:
     api_secret = new_secret()
     project = await store.create_project(name, new_token(), secret_hash(api_secret))
+    if identity_mode != project.identity_mode:
+        await store.set_identity_mode(project.id, identity_mode)
     account = await create_service_account(store, [project.id], new_username(name))
-    return NewProject(project.id, project.name, project.token, api_secret, account)
+    return NewProject(project.id, project.name, project.token, api_secret, account, identity_mode)
 
 
 async def create_service_account(
@@ -42,3 +45,17 @@ async def create_service_account(
     secret = new_secret()
     await store.create_service_account(username, hash_secret(secret), project_ids)
     return NewServiceAccount(username, secret)
+
+
+async def rotate_service_account_secret(store: Store, username: str) -> NewServiceAccount:
+    """A new secret for the account; the old one stops working when this returns."""
+    secret = new_secret()
+    await store.replace_service_account_secret(username, hash_secret(secret))
+    return NewServiceAccount(username, secret)
+
+
+async def rotate_api_secret(store: Store, project_id: int) -> str:
+    """A new API secret for the project; the old one stops working when this returns."""
+    api_secret = new_secret()
+    await store.replace_api_secret(project_id, secret_hash(api_secret))
+    return api_secret

@@ -18,10 +18,12 @@ Contract (tested for every backend by tests/contract):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from trackyard.query import Expr
+from trackyard.service.identity import IdentityLink
 from trackyard.validate.events import Event
 from trackyard.validate.profiles import ProfileUpdate
 
@@ -82,6 +84,33 @@ class LookupTableContent:
     rows: Sequence[tuple[str, dict[str, Any]]]  # (key, typed values by column)
 
 
+@dataclass(frozen=True, slots=True)
+class ExportQuery:
+    """Which events to export. `to_ms` is exclusive; `where` is parsed already."""
+
+    from_ms: int
+    to_ms: int
+    event_names: tuple[str, ...] | None = None
+    where: Expr | None = None
+    limit: int | None = None
+    time_in_ms: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileQuery:
+    """Which user profiles (or, with `group_key`, group profiles) an engage query wants."""
+
+    group_key: str | None = None
+    distinct_ids: tuple[str, ...] | None = None
+    where: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfilePage:
+    total: int
+    rows: list[tuple[str, dict[str, Any]]]  # (distinct_id, properties)
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Create or migrate the schema and start the writer. Idempotent."""
@@ -112,10 +141,26 @@ class Store(Protocol):
 
     async def service_account(self, username: str) -> ServiceAccount | None: ...
 
+    async def replace_service_account_secret(self, username: str, secret_hash: str) -> None:
+        """Rotate: from its commit on, only the new secret verifies. NotFound if unknown."""
+
+    async def replace_api_secret(self, project_id: int, api_secret: SecretHash) -> None:
+        """Rotate the project's API secret, as above. NotFound for an unknown project."""
+
     # Ingestion ---------------------------------------------------------------
 
     async def insert_events(self, project_id: int, events: Sequence[Event]) -> InsertResult:
         """Store new events; skip (and count) those whose dedup key exists."""
+
+    async def link_identities(self, project_id: int, links: Sequence[IdentityLink]) -> None:
+        """Apply identity links in order (rules: trackyard.service.identity.apply_links).
+
+        Idempotent: re-applying links already applied changes nothing, so a
+        retried request whose events were deduplicated is safe.
+        """
+
+    async def set_identity_mode(self, project_id: int, mode: str) -> None:
+        """Conflict once the project has events; NotFound for an unknown project."""
 
     async def apply_profile_updates(
         self, project_id: int, updates: Sequence[ProfileUpdate], max_properties: int
@@ -124,6 +169,25 @@ class Store(Protocol):
 
     async def profile(self, project_id: int, profile_id: tuple[str, ...]) -> dict[str, Any] | None:
         """A user (one-part id) or group ((group_key, group_id)) profile's properties."""
+
+    def export_events(
+        self, project_id: int, query: ExportQuery
+    ) -> AsyncIterator[list[tuple[str, str]]]:
+        """Batches of (event name, properties JSON) in time order, from one snapshot.
+
+        Properties as exported (§14): `distinct_id` canonical after identity
+        merge, `time` in seconds or ms. Memory stays constant in the range size.
+        """
+
+    async def snapshot_profiles(self, project_id: int, query: ProfileQuery, session_id: str) -> int:
+        """Pin the profiles matching `query`, ordered by distinct_id, as session
+        `session_id`; return how many match. Profiles carry the canonical
+        distinct_id after identity merge. Sessions older than an hour are dropped."""
+
+    async def profile_page(
+        self, project_id: int, session_id: str, offset: int, limit: int
+    ) -> ProfilePage | None:
+        """Rows `offset..offset+limit` of a pinned session; None if unknown or expired."""
 
     async def count_events(self, project_id: int) -> int: ...
 

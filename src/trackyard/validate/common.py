@@ -101,11 +101,25 @@ def is_banned_id(value: str) -> bool:
 
 
 def normalize_properties(props: dict[str, Any], limits: Limits, field: str) -> dict[str, Any]:
-    """Truncated names and strings; refuses values past the nesting and size limits."""
-    return {
-        _truncate(str(key), limits): _normalize_value(value, limits, f"{field}.{key}", 1)
-        for key, value in props.items()
-    }
+    """Truncated names and strings; refuses values past the nesting and size limits.
+
+    A new dict: callers may change it without changing `props`.
+    """
+    # The hot path of every event (docs/performance.md): short string keys and
+    # scalar values are taken as they are, and a field name is only built for
+    # a nested value, which may need it for its error.
+    max_chars = limits.max_chars
+    normalized = {}
+    for key, value in props.items():
+        name = key if type(key) is str and len(key) <= max_chars else _truncate(str(key), limits)
+        kind = type(value)
+        if kind is str:
+            if len(value) > max_chars:
+                value = value[:max_chars]
+        elif kind is not int and kind is not float and kind is not bool and value is not None:
+            value = _normalize_value(value, limits, f"{field}.{key}", 1)
+        normalized[name] = value
+    return normalized
 
 
 def _normalize_value(value: Any, limits: Limits, field: str, depth: int) -> Any:

@@ -42,6 +42,9 @@ class Event:
     time_ms: int
     insert_id: str
     properties: bytes
+    # Simplified ID Merge's view of the ids the event carries (§9.1).
+    user_id: str | None = None
+    device_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +67,11 @@ DROPPED = Dropped()
 
 
 def validate_event(raw: Any, index: int, rules: EventRules) -> Event | RecordError | Dropped:
-    insert_id = _raw_insert_id(raw)
     try:
         return _validate(raw, rules)
     except RecordInvalid as exc:
-        return RecordError(index, exc.field, exc.message, insert_id)
+        # `_validate` never changes `raw`: its insert id is still the client's.
+        return RecordError(index, exc.field, exc.message, _raw_insert_id(raw))
 
 
 def _validate(raw: Any, rules: EventRules) -> Event | Dropped:
@@ -100,6 +103,8 @@ def _validate(raw: Any, rules: EventRules) -> Event | Dropped:
         time_ms=time_ms,
         insert_id=insert_id,
         properties=_serialize(props, distinct_id, time_ms, insert_id, rules),
+        user_id=_user_id(props, distinct_id),
+        device_id=_device_key(props, distinct_id),
     )
 
 
@@ -158,13 +163,23 @@ def _distinct_id(props: dict[str, Any], rules: EventRules) -> str:
 
 
 def _derived_distinct_id(props: dict[str, Any]) -> str | None:
+    return id_string(props.get("$user_id")) or _device_key(props, "")
+
+
+def _user_id(props: dict[str, Any], distinct_id: str) -> str | None:
+    # A distinct_id without the `$device:` prefix counts as the user id (§9.1).
     user_id = id_string(props.get("$user_id"))
     if user_id:
         return user_id
+    return distinct_id if distinct_id and not distinct_id.startswith(DEVICE_PREFIX) else None
+
+
+def _device_key(props: dict[str, Any], distinct_id: str) -> str | None:
+    """`$device:<id>`; a `$device_id` sent with the prefix has one prefix stripped (§9.1)."""
     device_id = id_string(props.get("$device_id"))
     if device_id:
-        return device_id if device_id.startswith(DEVICE_PREFIX) else DEVICE_PREFIX + device_id
-    return None
+        return DEVICE_PREFIX + device_id.removeprefix(DEVICE_PREFIX)
+    return distinct_id if distinct_id.startswith(DEVICE_PREFIX) else None
 
 
 def _raw_insert_id(raw: Any) -> str | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from trackyard.validate.common import (
     Limits,
     RecordError,
@@ -55,6 +57,7 @@ def validate_update(
 def _validate(raw: Any, kind: Kind, received_ms: int, limits: Limits) -> ProfileUpdate:
     if not isinstance(raw, dict):
         raise RecordInvalid("$distinct_id", "update must be a JSON object")
+    _check_size(raw, limits)
     token = _required_id(raw, "$token")
     profile_id = (
         (_required_id(raw, "$distinct_id"),)
@@ -76,6 +79,18 @@ def _validate(raw: Any, kind: Kind, received_ms: int, limits: Limits) -> Profile
         ignore_time=_truthy(raw.get("$ignore_time")),
         coordinates=_coordinates(raw),
     )
+
+
+def _check_size(raw: dict[str, Any], limits: Limits) -> None:
+    """Mixpanel refuses profile updates over 1 MB (§11)."""
+    try:
+        size = len(orjson.dumps(raw))
+    except orjson.JSONEncodeError as exc:
+        raise RecordInvalid("update", "update is invalid: string should be valid utf8") from exc
+    if size > limits.max_record_bytes:
+        raise RecordInvalid(
+            "update", f"update is invalid: larger than {limits.max_record_bytes} bytes"
+        )
 
 
 def _required_id(raw: dict[str, Any], key: str) -> str:

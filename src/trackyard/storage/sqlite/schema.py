@@ -7,6 +7,9 @@ never edited once released; a change is a new entry at the end.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
+
+from trackyard.errors import StoreUnavailable
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: projects, credentials, events, profiles, lookup tables.
@@ -75,6 +78,56 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (table_id, key)
     ) WITHOUT ROWID;
     """,
+    # 2: identity merge (trackyard/service/identity.py).
+    """
+    CREATE TABLE identity_links (
+        project_id INTEGER NOT NULL,
+        distinct_id TEXT NOT NULL,
+        canonical_id TEXT NOT NULL,
+        PRIMARY KEY (project_id, distinct_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX identity_links_canonical ON identity_links (project_id, canonical_id);
+    """,
+    # 3: pinned engage-query results, so pages can be fetched in any order (§15).
+    """
+    CREATE TABLE query_sessions (
+        id TEXT PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX query_sessions_created ON query_sessions (created_ms);
+    CREATE TABLE query_session_rows (
+        session_id TEXT NOT NULL REFERENCES query_sessions(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        distinct_id TEXT NOT NULL,
+        properties TEXT NOT NULL,
+        PRIMARY KEY (session_id, position)
+    ) WITHOUT ROWID;
+    """,
+    # 4: the console and /api/query/segmentation (docs/console.md): events by
+    # name and by user, and hourly counts that the inserting transaction keeps
+    # (storage/sqlite/event_counts.py). The key that signs console sessions is
+    # made here, once, for every process sharing the file.
+    """
+    CREATE INDEX events_by_name ON events (project_id, event, time_ms, distinct_id);
+    CREATE INDEX events_by_user ON events (project_id, distinct_id, time_ms);
+    CREATE TABLE event_counts_hourly (
+        project_id INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        hour_ms INTEGER NOT NULL,
+        event_count INTEGER NOT NULL,
+        PRIMARY KEY (project_id, event, hour_ms)
+    ) WITHOUT ROWID;
+    INSERT INTO event_counts_hourly (project_id, event, hour_ms, event_count)
+        SELECT project_id, event, time_ms - time_ms % 3600000, count(*)
+        FROM events GROUP BY 1, 2, 3;
+    CREATE TABLE console_keys (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        signing_key BLOB NOT NULL
+    );
+    INSERT INTO console_keys (id, signing_key) VALUES (1, randomblob(32));
+    """,
 )
 
 
@@ -92,6 +145,20 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.rollback()
         raise
     return len(MIGRATIONS)
+
+
+def migrate_file(path: str) -> tuple[int, int]:
+    """`trackyard migrate` for SQLite: (version before, version after)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            before = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            return before, migrate(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot migrate {path}: {exc}") from exc
 
 
 def _statements(script: str) -> list[str]:

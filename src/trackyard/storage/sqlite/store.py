@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from trackyard.errors import NotFound, StoreUnavailable
+from trackyard.errors import Conflict, NotFound, StoreUnavailable
+from trackyard.service.identity import IdentityLink, apply_links
 from trackyard.service.profile_ops import OperationConflict, apply_update
 from trackyard.storage.base import (
+    ExportQuery,
     InsertResult,
     LookupTable,
     LookupTableContent,
+    ProfilePage,
+    ProfileQuery,
     Project,
     SecretHash,
     ServiceAccount,
     UpdateFailure,
+)
+from trackyard.storage.sqlite.event_counts import count_events_after, last_event_rowid
+from trackyard.storage.sqlite.export import export_plan, stream_export
+from trackyard.storage.sqlite.identity import SQLiteIdentityGraph
+from trackyard.storage.sqlite.profile_query import (
+    SESSION_TTL_MS,
+    create_snapshot,
+    matching_profiles,
 )
 from trackyard.storage.sqlite.schema import migrate
 from trackyard.storage.sqlite.writer import GroupCommitWriter
@@ -53,7 +65,11 @@ class SQLiteStore:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._writer = GroupCommitWriter(
-            self._connect, max_batch_weight=commit_max_records, max_queued_weight=queue_max_records
+            self._connect,
+            max_batch_weight=commit_max_records,
+            max_queued_weight=queue_max_records,
+            # Writers of all processes sharing the file take turns on it (writer.py).
+            lock_path=None if path == ":memory:" else f"{path}-writer.lock",
         )
         self._reader: sqlite3.Connection | None = None
 
@@ -172,6 +188,28 @@ class SQLiteStore:
         )
         return ServiceAccount(account_id, username, secret_hash, tuple(p for (p,) in projects))
 
+    async def replace_service_account_secret(self, username: str, secret_hash: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            updated = conn.execute(
+                "UPDATE service_accounts SET secret_hash = ? WHERE username = ?",
+                (secret_hash, username),
+            )
+            if updated.rowcount == 0:
+                raise NotFound(f"service account {username!r} does not exist")
+
+        await self._writer.submit(job)
+
+    async def replace_api_secret(self, project_id: int, api_secret: SecretHash) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            updated = conn.execute(
+                "UPDATE projects SET api_secret_lookup = ?, api_secret_hash = ? WHERE id = ?",
+                (api_secret.lookup, api_secret.hash, project_id),
+            )
+            if updated.rowcount == 0:
+                raise NotFound(f"project {project_id} does not exist")
+
+        await self._writer.submit(job)
+
     # Ingestion ---------------------------------------------------------------
 
     async def insert_events(self, project_id: int, events: Sequence[Event]) -> InsertResult:
@@ -184,15 +222,38 @@ class SQLiteStore:
 
         def job(conn: sqlite3.Connection) -> InsertResult:
             before = conn.total_changes
+            last_rowid = last_event_rowid(conn)
             conn.executemany(
                 "INSERT INTO events (project_id, time_ms, event, distinct_id, insert_id, properties)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
             stored = conn.total_changes - before
+            if stored:
+                count_events_after(conn, last_rowid)
             return InsertResult(stored, len(rows) - stored)
 
         return await self._writer.submit(job, weight=len(rows))
+
+    async def link_identities(self, project_id: int, links: Sequence[IdentityLink]) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            apply_links(SQLiteIdentityGraph(conn, project_id), links)
+
+        await self._writer.submit(job, weight=len(links))
+
+    async def set_identity_mode(self, project_id: int, mode: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            if conn.execute(
+                "SELECT 1 FROM events WHERE project_id = ? LIMIT 1", (project_id,)
+            ).fetchone():
+                raise Conflict("the identity mode is fixed once a project has events")
+            updated = conn.execute(
+                "UPDATE projects SET identity_mode = ? WHERE id = ?", (mode, project_id)
+            )
+            if updated.rowcount == 0:
+                raise NotFound(f"project {project_id} does not exist")
+
+        await self._writer.submit(job)
 
     async def apply_profile_updates(
         self, project_id: int, updates: Sequence[ProfileUpdate], max_properties: int
@@ -215,6 +276,35 @@ class SQLiteStore:
             (project_id, *profile_id),
         )
         return orjson.loads(rows[0][0]) if rows else None
+
+    def export_events(
+        self, project_id: int, query: ExportQuery
+    ) -> AsyncIterator[list[tuple[str, str]]]:
+        return stream_export(self._connect, export_plan(project_id, query))
+
+    async def snapshot_profiles(self, project_id: int, query: ProfileQuery, session_id: str) -> int:
+        matching = matching_profiles(project_id, query)
+
+        def job(conn: sqlite3.Connection) -> int:
+            return create_snapshot(conn, project_id, session_id, matching, _now_ms())
+
+        return await self._writer.submit(job)
+
+    async def profile_page(
+        self, project_id: int, session_id: str, offset: int, limit: int
+    ) -> ProfilePage | None:
+        sessions = self._read(
+            "SELECT total FROM query_sessions WHERE id = ? AND project_id = ? AND created_ms >= ?",
+            (session_id, project_id, _now_ms() - SESSION_TTL_MS),
+        )
+        if not sessions:
+            return None
+        rows = self._read(
+            "SELECT distinct_id, properties FROM query_session_rows"
+            " WHERE session_id = ? AND position >= ? AND position < ? ORDER BY position",
+            (session_id, offset, offset + limit),
+        )
+        return ProfilePage(sessions[0][0], [(d, orjson.loads(p)) for d, p in rows])
 
     async def count_events(self, project_id: int) -> int:
         return int(

@@ -1,0 +1,33 @@
+"""Hourly event counts, kept in the same transaction as the events they count.
+
+The Insights page and `/api/query/segmentation` read plain counts from
+`event_counts_hourly` (a few hundred rows for a month) instead of scanning
+millions of events. The writer runs one job at a time, so the rows a job
+inserts are exactly those with a rowid above the largest before it: a
+deduplicated event was never inserted and is never counted. One grouped
+upsert per job costs far less than a per-row trigger (docs/console.md has
+the measurements).
+
+Whatever deletes events must subtract them here too; nothing does today.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+HOUR_MS = 3_600_000
+
+
+def last_event_rowid(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0])
+
+
+def count_events_after(conn: sqlite3.Connection, rowid: int) -> None:
+    """Add every event stored after `rowid` to its hour's count."""
+    conn.execute(
+        "INSERT INTO event_counts_hourly (project_id, event, hour_ms, event_count)"
+        f" SELECT project_id, event, time_ms - time_ms % {HOUR_MS}, count(*)"
+        " FROM events WHERE rowid > ? GROUP BY 1, 2, 3"
+        " ON CONFLICT DO UPDATE SET event_count = event_count + excluded.event_count",
+        (rowid,),
+    )
