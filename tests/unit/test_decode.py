@@ -175,3 +175,18 @@ def test_cesu8_emoji_from_the_browser_sdk_are_joined() -> None:
 def test_lone_surrogate_bytes_stay_an_error() -> None:
     with pytest.raises(BadRequest):
         decode_data_param(base64.b64encode(b'["\xed\xa0\xbd"]').decode())
+
+
+def test_ndjson_whose_first_line_is_not_an_object() -> None:
+    # Found by the fuzz test: a batch starting with a junk line lost its valid records.
+    decoded = decode_request("", b'null\n{"event":"a"}\n', "application/x-ndjson")
+    assert decoded.records == [None, {"event": "a"}]
+
+
+def test_json_scalar_body_is_json_not_a_form() -> None:
+    assert decode_request("", b"42", "application/json").records == [42]
+
+
+def test_form_mislabeled_as_json_is_still_a_form() -> None:
+    decoded = decode_request("", f"data={quote(B64)}".encode(), "application/json")
+    assert decoded.records == EVENTS

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ import orjson
 from trackyard.errors import BadRequest
 
 _JSON_STARTS = (b"{", b"[")
+_FORM_START = re.compile(rb"[\w$.%\[\]-]+=")
 
 
 @dataclass(frozen=True)
@@ -101,21 +103,30 @@ def decode_ndjson(body: bytes) -> list[Any]:
     return records
 
 
-def request_params(query_string: str | bytes, body: bytes) -> dict[str, str]:
+def request_params(query_string: str | bytes, body: bytes, content_type: str) -> dict[str, str]:
     """Query parameters merged with form fields: clients put `verbose`, `ip`,
     `api_key` and `data` in either place (§2.3). The query string wins."""
     params = parse_query(query_string)
-    stripped = body.lstrip()
-    if stripped and not stripped.startswith(_JSON_STARTS):
+    if body.strip() and not _is_json_body(body, content_type):
         # Form fields, also for text/plain (sendBeacon) and unlabeled bodies.
         params = {**parse_form(body), **params}
     return params
 
 
+def _is_json_body(body: bytes, content_type: str) -> bool:
+    """JSON or NDJSON: by its first character, or by its label whatever it starts
+    with (an NDJSON body may open with a line that is not an object), unless
+    it plainly is a mislabeled form (`name=...`)."""
+    stripped = body.lstrip()
+    if stripped.startswith(_JSON_STARTS):
+        return True
+    return "json" in content_type and not _FORM_START.match(stripped)
+
+
 def decode_records(params: Mapping[str, str], body: bytes, content_type: str) -> DecodedRequest:
     """The raw records of a request whose parameters are already known."""
     stripped = body.lstrip()
-    if stripped.startswith(_JSON_STARTS):
+    if stripped and _is_json_body(stripped, content_type):
         return DecodedRequest(params, _decode_json_body(stripped, content_type))
     if "data" not in params:
         return DecodedRequest(params, [])
@@ -124,7 +135,7 @@ def decode_records(params: Mapping[str, str], body: bytes, content_type: str) ->
 
 def decode_request(query_string: str | bytes, body: bytes, content_type: str) -> DecodedRequest:
     """Parameters and raw records of a request."""
-    return decode_records(request_params(query_string, body), body, content_type)
+    return decode_records(request_params(query_string, body, content_type), body, content_type)
 
 
 def _decode_json_body(body: bytes, content_type: str) -> list[Any]:

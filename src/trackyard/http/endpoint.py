@@ -76,7 +76,7 @@ class Call:
         self.received_bytes = len(body) + len(self.request.url.query)
         content_type = self.request.headers.get("content-type", "").lower()
         # Parameters first: an undecodable `data` is answered in the dialect they ask for.
-        self.params = request_params(self.request.url.query, body)
+        self.params = request_params(self.request.url.query, body, content_type)
         return decode_records(self.params, body, content_type)
 
     async def project(self, *, allow_token: bool = True) -> Project:
