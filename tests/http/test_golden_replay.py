@@ -144,7 +144,7 @@ def test_golden_requests_replay(harness: Harness, project: NewProject, settings:
         assert stored == line["expect"]["stored"], line["client"]
 
     events = harness.events(project.project_id)
-    assert len(events) == sum(len(line["expect"]["stored"]) for line in golden) == 31
+    assert len(events) == sum(len(line["expect"]["stored"]) for line in golden) == 32
     # python $set, node $add, swift $set_once (plan kept), mixpanel-utils $union with
     # $ignore_time; $last_seen from the last timed update (swift's $time = NOW_MS).
     assert harness.profile(project.project_id, "golden-user") == {
