@@ -8,7 +8,6 @@ after inflating at most `limit + 1` bytes of it.
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterable
 
 from trackyard.errors import BadRequest, PayloadTooLarge
 
@@ -101,19 +100,9 @@ class LimitedInflater:
             self._out.append(data)
 
 
-async def read_body(
-    chunks: AsyncIterable[bytes], content_encoding: str | None, limit: int
-) -> bytes:
-    """The whole decoded body, refusing with PayloadTooLarge as soon as it passes `limit`."""
-    inflater = LimitedInflater(content_encoding, limit)
-    async for chunk in chunks:
-        if chunk:
-            inflater.feed(chunk)
-    return inflater.finish()
-
-
 def inflate_bytes(body: bytes, content_encoding: str | None, limit: int) -> bytes:
-    """`read_body` for a body already in memory (tests, replays)."""
+    """A whole body already in memory, decoded under `limit` (the app feeds
+    `LimitedInflater` chunk by chunk as the body arrives instead)."""
     inflater = LimitedInflater(content_encoding, limit)
     inflater.feed(body)
     return inflater.finish()
