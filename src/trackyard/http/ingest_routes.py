@@ -7,6 +7,7 @@ from starlette.responses import Response
 from trackyard.http.endpoint import Call, endpoint
 from trackyard.http.monitoring import count_outcome
 from trackyard.http.responses import classic_outcome, import_outcome
+from trackyard.validate.profiles import Kind
 
 
 @endpoint("classic")
@@ -20,18 +21,18 @@ async def track(call: Call) -> Response:
 
 @endpoint("classic")
 async def engage(call: Call) -> Response:
-    decoded = await call.decoded()
-    size = call.received_bytes
-    outcome = await call.services.ingest.update_profiles("user", decoded.records, size=size)
-    count_outcome(call.request, "profiles", outcome)
-    return classic_outcome(call.params, outcome)
+    return await _update_profiles(call, "user")
 
 
 @endpoint("classic")
 async def groups(call: Call) -> Response:
+    return await _update_profiles(call, "group")
+
+
+async def _update_profiles(call: Call, kind: Kind) -> Response:
     decoded = await call.decoded()
     size = call.received_bytes
-    outcome = await call.services.ingest.update_profiles("group", decoded.records, size=size)
+    outcome = await call.services.ingest.update_profiles(kind, decoded.records, size=size)
     count_outcome(call.request, "profiles", outcome)
     return classic_outcome(call.params, outcome)
 
