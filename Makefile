@@ -6,7 +6,7 @@ NODE_DIR := tests/e2e/node
 # The console's chart library, from the npm registry (never a CDN).
 CONSOLE_ASSETS := src/trackyard/console/assets
 
-.PHONY: run test lint format e2e-deps clean
+.PHONY: run test lint format e2e-deps clean bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,15 @@ format: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) $(NODE_DIR)/node_modules $(CONSOLE_ASSETS)/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+## bench: ingestion rates next to this machine's ceilings, one run (docs/performance.md);
+## bench-quick: the same with small sizes. BENCH_* variables set the sizes.
+bench: $(VENV)/.dev-installed
+	command -v wrk >/dev/null || (apt-get install -y wrk || (apt-get update && apt-get install -y wrk))
+	$(BIN)/python benchmarks/ingest_bench.py
+
+bench-quick: export BENCH_SECONDS ?= 3
+bench-quick: export BENCH_IMPORT_BODIES ?= 150
+bench-quick: export BENCH_BULK_BATCHES ?= 20
+bench-quick: export BENCH_GROWTH_EVENTS ?= 500000
+bench-quick: bench

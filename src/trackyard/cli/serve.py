@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -27,6 +28,7 @@ def serve(**options: Any) -> None:
     """Serve the API; create a default project on first start."""
     import uvicorn
 
+    from trackyard.cli.workers import Workers, can_share_port
     from trackyard.http import protocol
 
     settings = load_settings(options)
@@ -40,21 +42,23 @@ def serve(**options: Any) -> None:
     click.echo(f"trackyard serving {where} on {scheme}://{settings.host}:{settings.port}")
     os.environ.update(settings.to_env())
     metrics_dir = _share_metrics_between_workers(settings.workers)
+    server_options: dict[str, Any] = dict(
+        app="trackyard.http.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        # httptools, with the URL, header and read-time limits it lacks.
+        http=protocol.IMPORT_PATH,
+        log_level=settings.log_level,
+        access_log=False,
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
+    )
     try:
-        uvicorn.run(
-            "trackyard.http.app:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            loop="uvloop",
-            # httptools, with the URL, header and read-time limits it lacks.
-            http=protocol.IMPORT_PATH,
-            log_level=settings.log_level,
-            access_log=False,
-            ssl_certfile=settings.tls_cert or None,
-            ssl_keyfile=settings.tls_key or None,
-        )
+        if settings.workers > 1 and can_share_port():
+            sys.exit(Workers(server_options, settings.workers).run())
+        uvicorn.run(**server_options, workers=settings.workers)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

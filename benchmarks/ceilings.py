@@ -1,0 +1,135 @@
+"""Storage-side figures with no HTTP and no validation in the timed part.
+
+- `sqlite_bulk_rate`: ceiling (b), the same rows into the same schema and
+  indexes, in 2000-row transactions committed as trackyard commits them
+  (WAL, synchronous=FULL, `ON CONFLICT DO NOTHING`, the hourly counts).
+- `postgres_staged_copy_rate`: the same rows through PostgreSQL's staged COPY
+  (`storage/postgres/events.py`: COPY into the staging table, then one
+  `INSERT ... ON CONFLICT DO NOTHING`), 2000-row transactions.
+- `fill_sqlite`: N events written by one SQL statement, indexes built after,
+  for the growth run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Iterator
+
+import psycopg
+from workload import batch
+
+from trackyard.settings import Settings
+from trackyard.storage.open import open_store
+from trackyard.storage.postgres.events import CREATE_STAGING, EventBatch, insert_event_batches
+from trackyard.storage.postgres.partitions import month_of
+from trackyard.storage.sqlite.event_counts import count_events_after, last_event_rowid
+from trackyard.validate.common import Limits
+from trackyard.validate.events import Event, EventRules, validate_event
+
+_INSERT = (
+    "INSERT INTO events (project_id, time_ms, event, distinct_id, insert_id, properties)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
+def validated_batches(tag: str, batches: int, size: int, now_s: int) -> Iterator[list[Event]]:
+    """The events trackyard would store for the /import bodies (untimed)."""
+    rules = EventRules(
+        endpoint="import",
+        strict=True,
+        received_ms=now_s * 1000,
+        limits=Limits.from_settings(Settings()),
+        track_max_age_ms=None,
+        max_future_ms=3_600_000,
+    )
+    for n in range(batches):
+        events = [
+            validate_event(raw, i, rules) for i, raw in enumerate(batch(f"{tag}{n}", size, now_s))
+        ]
+        yield [e for e in events if isinstance(e, Event)]
+
+
+def sqlite_bulk_rate(db: str, project_id: int, batches: list[list[Event]]) -> float:
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    rows = [
+        [
+            (project_id, e.time_ms, e.name, e.distinct_id, e.insert_id, e.properties.decode())
+            for e in b
+        ]
+        for b in batches
+    ]
+    started = time.perf_counter()
+    for chunk in rows:
+        conn.execute("BEGIN IMMEDIATE")
+        last = last_event_rowid(conn)
+        conn.executemany(_INSERT, chunk)
+        count_events_after(conn, last)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return sum(map(len, rows)) / elapsed
+
+
+def postgres_staged_copy_rate(url: str, project_id: int, batches: list[list[Event]]) -> float:
+    return asyncio.run(_postgres_rate(url, project_id, batches))
+
+
+async def _postgres_rate(url: str, project_id: int, batches: list[list[Event]]) -> float:
+    # Migrations, and the months' partitions (made by the store's first insert of each).
+    store = open_store(Settings(store=url))
+    await store.open()
+    firsts = {month_of(e.time_ms): e for b in batches for e in b}
+    await store.insert_events(project_id, list(firsts.values()))
+    await store.close()
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await conn.execute(CREATE_STAGING)
+        await conn.commit()
+        started = time.perf_counter()
+        for events in batches:
+            await insert_event_batches(conn, [EventBatch(project_id, events)])
+            await conn.commit()
+        elapsed = time.perf_counter() - started
+    return sum(map(len, batches)) / elapsed
+
+
+def fill_sqlite(db: str, project_id: int, count: int, end_ms: int) -> float:
+    """Add `count` events over the 180 days before `end_ms`: ~1M users, random
+    insert ids, rows in time order; returns the seconds it took."""
+    started = time.perf_counter()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -1000000")
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+        " AND sql IS NOT NULL"
+    ).fetchall()
+    step = max(1, 180 * 86_400_000 // max(count, 1))
+    conn.execute("BEGIN")
+    for name, _ in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    conn.execute(
+        """
+        WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+        INSERT INTO events (project_id, time_ms, event, distinct_id, insert_id, properties)
+        SELECT ?, ? + i * ?, 'Event ' || (i % 8), 'user-' || (abs(random()) % 1000000), lower(hex(randomblob(16))),
+            '{"$browser":"Chrome","$os":"Mac OS X","$current_url":"https://example.com/p/' || (i % 977)
+            || '","plan":"pro","amount":' || (i % 1000) || '.5,"items":["a","b"]}'
+        FROM n
+        """,
+        (count - 1, project_id, end_ms - count * step, step),
+    )
+    for _, sql in indexes:
+        conn.execute(sql)
+    conn.execute("DELETE FROM event_counts_hourly")
+    conn.execute(
+        "INSERT INTO event_counts_hourly (project_id, event, hour_ms, event_count)"
+        " SELECT project_id, event, time_ms - time_ms % 3600000, count(*) FROM events GROUP BY 1, 2, 3"
+    )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return time.perf_counter() - started
