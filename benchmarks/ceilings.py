@@ -1,8 +1,11 @@
 """Storage-side figures with no HTTP and no validation in the timed part.
 
-- `sqlite_bulk_rate`: ceiling (b), the same rows into the same schema and
-  indexes, in 2000-row transactions committed as trackyard commits them
-  (WAL, synchronous=FULL, `ON CONFLICT DO NOTHING`, the hourly counts).
+- `sqlite_bulk_rates`: ceiling (b), the same rows into the same schema and
+  indexes with the writer's settings (WAL, synchronous=FULL, its cache and
+  checkpoint interval, `ON CONFLICT DO NOTHING`, the hourly counts), in
+  transactions of as many whole bodies as trackyard's group commits held,
+  run by run as many rows as trackyard stored, so that the file grows as
+  trackyard's did.
 - `postgres_staged_copy_rate`: the same rows through PostgreSQL's staged COPY
   (`storage/postgres/events.py`: COPY into the staging table, then one
   `INSERT ... ON CONFLICT DO NOTHING`), 2000-row transactions.
@@ -24,14 +27,11 @@ from trackyard.settings import Settings
 from trackyard.storage.open import open_store
 from trackyard.storage.postgres.events import CREATE_STAGING, EventBatch, insert_event_batches
 from trackyard.storage.postgres.partitions import month_of
-from trackyard.storage.sqlite.event_counts import count_events_after, last_event_rowid
+from trackyard.storage.sqlite.event_counts import HourlyCounts
+from trackyard.storage.sqlite.event_insert import event_rows, insert_event_rows
+from trackyard.storage.sqlite.store import tune_writer
 from trackyard.validate.common import Limits
 from trackyard.validate.events import Event, EventRules, validate_event
-
-_INSERT = (
-    "INSERT INTO events (project_id, time_ms, event, distinct_id, insert_id, properties)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
 
 
 def validated_batches(tag: str, batches: int, size: int, now_s: int) -> Iterator[list[Event]]:
@@ -51,27 +51,34 @@ def validated_batches(tag: str, batches: int, size: int, now_s: int) -> Iterator
         yield [e for e in events if isinstance(e, Event)]
 
 
-def sqlite_bulk_rate(db: str, project_id: int, batches: list[list[Event]]) -> float:
-    conn = sqlite3.connect(db, isolation_level=None)
+def sqlite_bulk_rates(
+    db: str, project_id: int, runs: list[int], size: int, per_commit: int, tag: str, now_s: int
+) -> list[float]:
+    """Ceiling (b): for each run, as many rows as trackyard stored in that run,
+    into one file that grows as trackyard's store did, `per_commit` bodies of
+    `size` events per transaction, one statement per body as the writer does;
+    events/s per run."""
+    conn = tune_writer(sqlite3.connect(db, isolation_level=None))
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-    rows = [
-        [
-            (project_id, e.time_ms, e.name, e.distinct_id, e.insert_id, e.properties.decode())
-            for e in b
+    counts = HourlyCounts()
+    rates = []
+    for n, count in enumerate(runs):
+        bodies = [
+            event_rows(b) for b in validated_batches(f"{tag}{n}-", -(-count // size), size, now_s)
         ]
-        for b in batches
-    ]
-    started = time.perf_counter()
-    for chunk in rows:
-        conn.execute("BEGIN IMMEDIATE")
-        last = last_event_rowid(conn)
-        conn.executemany(_INSERT, chunk)
-        count_events_after(conn, last)
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+        started = time.perf_counter()
+        for first in range(0, len(bodies), per_commit):
+            conn.execute("BEGIN IMMEDIATE")
+            for body in bodies[first : first + per_commit]:
+                counts.before_insert(conn)
+                insert_event_rows(conn, project_id, body)
+            counts.before_commit(conn)
+            conn.execute("COMMIT")
+            counts.end()
+        rates.append(len(bodies) * size / (time.perf_counter() - started))
     conn.close()
-    return sum(map(len, rows)) / elapsed
+    return rates
 
 
 def postgres_staged_copy_rate(url: str, project_id: int, batches: list[list[Event]]) -> float:

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx2 as httpx
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -33,7 +34,7 @@ sys.path.insert(0, str(HERE))
 from ceilings import (  # noqa: E402
     fill_sqlite,
     postgres_staged_copy_rate,
-    sqlite_bulk_rate,
+    sqlite_bulk_rates,
     validated_batches,
 )
 from workload import engage_template, track_template, write_import_bodies  # noqa: E402
@@ -69,6 +70,8 @@ class Figure:
 
     unit: str
     rates: list[float] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)  # events or requests per run
+    records_per_commit: list[float] = field(default_factory=list)  # trackyard's group commits
     p50_ms: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
     rss_mb: float | None = None
@@ -208,18 +211,34 @@ def settle(url: str) -> None:
 
 
 def measure(
-    url: str, runs: Callable[[int], dict[str, Any]], unit: str, per_request: int = 1
+    url: str, runs: Callable[[int], dict[str, Any]], figure: Figure, per_request: int = 1
 ) -> Figure:
-    figure = Figure(unit)
     for n in range(RUNS):
         settle(url)
         result = runs(n)
         ok = result["requests"] - result["non2xx"]
+        figure.counts.append(ok * per_request)
         figure.rates.append(ok * per_request / (result["duration_us"] / 1e6))
         figure.p50_ms.append(result["p50_us"] / 1000)
         figure.p99_ms.append(result["p99_us"] / 1000)
-        print(f"    run {n + 1}: {figure.rates[-1]:>10,.0f} {unit}", flush=True)
+        print(f"    run {n + 1}: {figure.rates[-1]:>10,.0f} {figure.unit}", flush=True)
     return figure
+
+
+def writer_totals(url: str) -> tuple[float, float]:
+    """(events stored, group transactions committed) so far, from /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    stored = commits = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "trackyard_events_total" and sample.labels.get("outcome") == "stored":
+                stored += sample.value
+            if (
+                sample.name == "trackyard_commits_total"
+                and sample.labels.get("result") == "committed"
+            ):
+                commits += sample.value
+    return stored, commits
 
 
 def basic_auth(project: dict[str, Any]) -> str:
@@ -241,7 +260,10 @@ class Driver:
         path = f"/import?strict=1&project_id={project.get('project_id', 1)}"
         auth = basic_auth(project) if project else ""
 
+        figure = Figure("events/s")
+
         def one(_: int) -> dict[str, Any]:
+            before = writer_totals(server.url) if project else None
             first = self.sent.get((server.url, variant), 0)
             args = [str(self.bodies / variant), str(first), str(IMPORT_BODIES), path]
             result = self.wrk.run(
@@ -251,11 +273,15 @@ class Driver:
                 [*args, content_type, encoding, auth, "1"],
             )
             self.sent[(server.url, variant)] = first + result["requests"] + IMPORT_CONNECTIONS
+            if before is not None:
+                stored, commits = writer_totals(server.url)
+                per_commit = (stored - before[0]) / max(commits - before[1], 1)
+                figure.records_per_commit.append(per_commit)
             if project and first + result["requests"] > IMPORT_BODIES:
                 print("    warning: bodies reused (raise BENCH_IMPORT_BODIES): duplicates measured")
             return result
 
-        return measure(server.url, one, "events/s", BATCH)
+        return measure(server.url, one, figure, BATCH)
 
     def form(self, server: Server, path: str, template: tuple[str, str]) -> Figure:
         def one(n: int) -> dict[str, Any]:
@@ -264,7 +290,7 @@ class Driver:
                 server.url, "post_template", TRACK_CONNECTIONS, [path, *template, str(run)]
             )
 
-        return measure(server.url, one, "requests/s")
+        return measure(server.url, one, Figure("requests/s"))
 
 
 # The run ---------------------------------------------------------------------
@@ -300,23 +326,14 @@ def run_sqlite(tmp: Path, wrk: Wrk, now_s: int, figures: dict[str, Figure]) -> N
         print("  /engage", flush=True)
         figures["bare engage"] = driver.form(bare, "/engage", engage_template(token))
 
-    print("ceiling (b): bulk load of the same rows, same schema and indexes", flush=True)
-    figure = Figure("events/s")
-    for n in range(RUNS):
-        # A fresh file each run, as each /import variant below gets.
-        db = tmp / f"bulk{n}.db"
-        project = cli(db, "projects", "create", "Bulk")
-        batches = list(validated_batches(f"bulk{n}-", BULK_BATCHES, BATCH, now_s))
-        figure.rates.append(sqlite_bulk_rate(str(db), project["project_id"], batches))
-        print(f"    run {n + 1}: {figure.rates[-1]:>10,.0f} events/s", flush=True)
-    figures["bulk sqlite"] = figure
-
     print(f"trackyard, SQLite, {WORKERS} processes, a fresh store per endpoint", flush=True)
     for variant in IMPORT_VARIANTS:
         with trackyard(tmp, f"sqlite-{variant}", tmp / f"sqlite-{variant}.db") as server:
             print(f"  /import {variant}", flush=True)
-            figures[f"sqlite import {variant}"] = driver.import_events(server, variant)
-            figures[f"sqlite import {variant}"].rss_mb = server.peak_rss_mb()
+            figure = figures[f"sqlite import {variant}"] = driver.import_events(server, variant)
+            figure.rss_mb = server.peak_rss_mb()
+        print(f"  ceiling (b) for {variant}: the same rows, storage only", flush=True)
+        figures[f"bulk sqlite {variant}"] = bulk_sqlite(tmp, variant, figure, now_s)
     with trackyard(tmp, "sqlite-track", tmp / "sqlite-track.db") as server:
         token = server.project["token"]
         print("  /track", flush=True)
@@ -327,6 +344,23 @@ def run_sqlite(tmp: Path, wrk: Wrk, now_s: int, figures: dict[str, Figure]) -> N
         figures["sqlite engage"].rss_mb = server.peak_rss_mb()
     if GROWTH_EVENTS:
         run_growth(tmp, driver, now_s, figures)
+
+
+def bulk_sqlite(tmp: Path, variant: str, served: Figure, now_s: int) -> Figure:
+    """Ceiling (b): run by run as many rows as trackyard stored, into a file
+    that grows as its store did, in transactions of as many whole bodies as
+    trackyard's group commits held on average (ceilings.py)."""
+    bodies = max(1, round(statistics.median(served.records_per_commit) / BATCH))
+    print(f"    {bodies} bodies per transaction, as trackyard's group commits", flush=True)
+    db = tmp / f"bulk-{variant}.db"
+    project = cli(db, "projects", "create", "Bulk")
+    figure = Figure("events/s")
+    figure.rates = sqlite_bulk_rates(
+        str(db), project["project_id"], served.counts, BATCH, bodies, variant, now_s
+    )
+    for n, rate in enumerate(figure.rates):
+        print(f"    run {n + 1}: {rate:>10,.0f} events/s", flush=True)
+    return figure
 
 
 def run_growth(tmp: Path, driver: Driver, now_s: int, figures: dict[str, Figure]) -> None:
@@ -371,7 +405,7 @@ def ceiling(figures: dict[str, Figure], a: str, b: str) -> float:
 def print_table(figures: dict[str, Figure]) -> None:
     rows: list[tuple[str, Figure | None, float | None, str]] = []
     for variant in IMPORT_VARIANTS:
-        c = ceiling(figures, f"bare import {variant}", "bulk sqlite")
+        c = ceiling(figures, f"bare import {variant}", f"bulk sqlite {variant}")
         rows.append(
             (f"/import {variant}, SQLite", figures[f"sqlite import {variant}"], c, "1/(1/a+1/b)")
         )

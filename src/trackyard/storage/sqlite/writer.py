@@ -2,9 +2,15 @@
 
 Requests hand the writer a job (a function of a connection) and await its
 future. The writer takes every job waiting, runs each inside its own SAVEPOINT
-of one transaction, commits once (one fsync), and only then resolves the
+of one transaction (or, for a job of one statement, which is atomic by
+itself, without one), commits once (one fsync), and only then resolves the
 futures: an answer is never sent for uncommitted data. If the commit fails,
 every job of that transaction fails with StoreUnavailable.
+
+Each statement costs the writer thread a wait for Python's lock, which the
+event loop holds while it validates requests: up to a switch interval (5 ms)
+when the loop is busy. So jobs are single statements where they can be
+(event_insert.py), and work done once per transaction runs in `hooks`.
 
 Writers of several processes sharing one file take turns through an `flock`
 on a lock file beside it (`FileTurn`): the kernel wakes the next writer the
@@ -26,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from trackyard import metrics
 from trackyard.errors import Conflict, StoreUnavailable, TrackyardError
@@ -36,10 +42,19 @@ log = logging.getLogger(__name__)
 Job = Callable[[sqlite3.Connection], Any]
 
 
+class TransactionHooks(Protocol):
+    def before_commit(self, conn: sqlite3.Connection) -> None:
+        """Last statements of a group transaction that is about to commit."""
+
+    def end(self) -> None:
+        """The transaction committed or rolled back."""
+
+
 @dataclass
 class _Pending:
     job: Job
     weight: int
+    savepoint: bool
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     result: Any = None
@@ -90,8 +105,10 @@ class GroupCommitWriter:
         max_batch_weight: int,
         max_queued_weight: int,
         lock_path: str | None = None,
+        hooks: TransactionHooks | None = None,
     ) -> None:
         self._connect = connect
+        self._hooks = hooks
         self._turn = FileTurn(lock_path)
         self._max_batch_weight = max_batch_weight
         self._max_queued_weight = max_queued_weight
@@ -117,8 +134,11 @@ class GroupCommitWriter:
     def queued_weight(self) -> int:
         return self._queued_weight
 
-    async def submit(self, job: Job, weight: int = 1) -> Any:
-        """Run `job` in the next group transaction; return its result once committed."""
+    async def submit(self, job: Job, weight: int = 1, *, savepoint: bool = True) -> Any:
+        """Run `job` in the next group transaction; return its result once committed.
+
+        `savepoint=False` is for a job of one statement: it is atomic without one.
+        """
         if self._thread is None:
             raise StoreUnavailable("the store is not open")
         with self._lock:
@@ -127,7 +147,7 @@ class GroupCommitWriter:
             self._queued_weight += weight
         metrics.WRITER_QUEUE_RECORDS.inc(weight)
         loop = asyncio.get_running_loop()
-        pending = _Pending(job, weight, loop, loop.create_future())
+        pending = _Pending(job, weight, savepoint, loop, loop.create_future())
         self._queue.put(pending)
         return await pending.future
 
@@ -136,19 +156,20 @@ class GroupCommitWriter:
         self._turn.open()
         try:
             while True:
-                batch = self._next_batch()
-                if batch is None:
+                first = self._queue.get()
+                if first is None:
                     return
                 with self._turn.held():
+                    # Gathered once the turn is ours: what queued while another
+                    # process wrote joins this commit, and each commit's page
+                    # writes are shared by more records (docs/performance.md).
+                    batch = self._gather(first)
                     self._commit(conn, batch)
         finally:
             self._turn.close()
             conn.close()
 
-    def _next_batch(self) -> list[_Pending] | None:
-        first = self._queue.get()
-        if first is None:
-            return None
+    def _gather(self, first: _Pending) -> list[_Pending]:
         batch, weight = [first], first.weight
         while weight < self._max_batch_weight:
             try:
@@ -169,6 +190,8 @@ class GroupCommitWriter:
             conn.execute("BEGIN IMMEDIATE")
             for item in batch:
                 self._run_job(conn, item)
+            if self._hooks is not None:
+                self._hooks.before_commit(conn)
             conn.commit()
             metrics.COMMITS.labels("committed").inc()
         except sqlite3.Error as exc:
@@ -180,6 +203,9 @@ class GroupCommitWriter:
             failure = StoreUnavailable(f"the store cannot commit: {exc}")
             for item in batch:
                 item.error, item.result = failure, None
+        finally:
+            if self._hooks is not None:
+                self._hooks.end()
         self.last_commit_seconds = time.perf_counter() - started
         metrics.COMMIT_SECONDS.observe(self.last_commit_seconds)
         weight = sum(item.weight for item in batch)
@@ -190,11 +216,11 @@ class GroupCommitWriter:
             item.loop.call_soon_threadsafe(_resolve, item)
 
     def _run_job(self, conn: sqlite3.Connection, item: _Pending) -> None:
-        conn.execute("SAVEPOINT job")
+        if item.savepoint:
+            conn.execute("SAVEPOINT job")
         try:
             item.result = item.job(conn)
         except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK TO job")
             item.error = Conflict(f"already exists: {exc}")
         except sqlite3.Error:
             raise  # The store's fault: the whole transaction fails.
@@ -202,9 +228,11 @@ class GroupCommitWriter:
             # The job's own fault (NotFound, a bug): undo it alone, keep the others.
             if not isinstance(exc, TrackyardError):
                 log.exception("a write job failed")
-            conn.execute("ROLLBACK TO job")
             item.error = exc
-        conn.execute("RELEASE job")
+        if item.savepoint:
+            if item.error is not None:
+                conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
