@@ -36,6 +36,8 @@ class DecodedRequest:
 
 
 def parse_query(query_string: str | bytes) -> dict[str, str]:
+    if not query_string:
+        return {}
     if isinstance(query_string, bytes):
         query_string = query_string.decode("latin-1")
     return dict(parse_qsl(query_string, keep_blank_values=True))
@@ -106,11 +108,17 @@ def decode_ndjson(body: bytes) -> list[Any]:
 def request_params(query_string: str | bytes, body: bytes, content_type: str) -> dict[str, str]:
     """Query parameters merged with form fields: clients put `verbose`, `ip`,
     `api_key` and `data` in either place (§2.3). The query string wins."""
-    params = parse_query(query_string)
+    return with_form_fields(parse_query(query_string), body, content_type)
+
+
+def with_form_fields(
+    query_params: dict[str, str], body: bytes, content_type: str
+) -> dict[str, str]:
+    """`request_params` for a query string already parsed."""
     if body.strip() and not _is_json_body(body, content_type):
         # Form fields, also for text/plain (sendBeacon) and unlabeled bodies.
-        params = {**parse_form(body), **params}
-    return params
+        return {**parse_form(body), **query_params}
+    return query_params
 
 
 def _is_json_body(body: bytes, content_type: str) -> bool:

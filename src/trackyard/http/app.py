@@ -21,6 +21,7 @@ from trackyard.console import console_routes
 from trackyard.errors import StoreUnavailable
 from trackyard.http import ingest_routes, lookup_routes, read_routes, segmentation_routes
 from trackyard.http.endpoint import Services
+from trackyard.http.fast_ingest import TrackyardApp
 from trackyard.http.monitoring import RequestMetricsMiddleware, metrics_endpoint
 from trackyard.http.openapi import openapi_document
 from trackyard.http.responses import json_response
@@ -35,7 +36,8 @@ WELCOME = "Welcome. Get started with our API by visiting https://developer.mixpa
 _INGEST_METHODS = ["GET", "POST"]
 
 
-def ingestion_routes(prefix: str) -> list[BaseRoute]:
+def event_routes(prefix: str) -> list[BaseRoute]:
+    """/track, /engage, /groups, /import: the fast path's routes (fast_ingest.py)."""
     routes: list[BaseRoute] = []
     for name, handler in (
         ("track", ingest_routes.track),
@@ -46,7 +48,11 @@ def ingestion_routes(prefix: str) -> list[BaseRoute]:
         # Android, Swift and JS post to `/track/`; the others to `/track` (§1).
         for path in (f"{prefix}/{name}", f"{prefix}/{name}/"):
             routes.append(Route(path, handler, methods=_INGEST_METHODS))
-    routes += [
+    return routes
+
+
+def lookup_table_routes(prefix: str) -> list[BaseRoute]:
+    return [
         Route(f"{prefix}/lookup-tables", lookup_routes.list_tables, methods=["GET"]),
         Route(
             f"{prefix}/lookup-tables/{{table_id}}",
@@ -59,7 +65,6 @@ def ingestion_routes(prefix: str) -> list[BaseRoute]:
             methods=["DELETE"],
         ),
     ]
-    return routes
 
 
 async def welcome(request: Request) -> Response:
@@ -126,25 +131,28 @@ def create_app(
             await store.close()
             metrics.forget_this_process()
 
+    prefix = settings.path_prefix.rstrip("/")
+    prefix = prefix if not prefix or prefix.startswith("/") else "/" + prefix
+    events = event_routes("") + (event_routes(prefix) if prefix else [])
     routes: list[BaseRoute] = [
         Route("/", welcome, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        *ingestion_routes(""),
+        *events,
+        *lookup_table_routes(""),
+        *(lookup_table_routes(prefix) if prefix else []),
         Route("/api/2.0/export", read_routes.export, methods=["GET"]),
         Route("/api/2.0/engage", read_routes.engage, methods=["GET", "POST"]),
         Route("/api/query/engage", read_routes.engage, methods=["GET", "POST"]),
         Route("/api/query/segmentation", segmentation_routes.segmentation, methods=["GET"]),
         *console_routes(),
     ]
-    prefix = settings.path_prefix.rstrip("/")
-    if prefix:
-        routes += ingestion_routes(prefix if prefix.startswith("/") else "/" + prefix)
     middleware = [
         Middleware(RequestMetricsMiddleware),
-        # The browser SDK sends credentialed XHRs: echo the Origin, never `*` (§3, CORS).
+        # The browser SDK sends credentialed XHRs: echo the Origin, never `*` (§3,
+        # CORS). The fast path does the same for its routes (fast_ingest.py).
         Middleware(
             CORSMiddleware,
             allow_origin_regex=".*",
@@ -154,7 +162,8 @@ def create_app(
             max_age=86400,
         ),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = TrackyardApp(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.serve_fast(events)
     app.state.services = services
     return app
 

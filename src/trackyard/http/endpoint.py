@@ -16,7 +16,12 @@ from trackyard import metrics
 from trackyard.auth.credentials import ProjectAuthenticator, read_credentials
 from trackyard.clock import Clock
 from trackyard.decode.body import LimitedInflater
-from trackyard.decode.payload import DecodedRequest, decode_records, parse_query, request_params
+from trackyard.decode.payload import (
+    DecodedRequest,
+    decode_records,
+    parse_query,
+    with_form_fields,
+)
 from trackyard.errors import BadRequest, RateLimited, RequestTimeout, TrackyardError
 from trackyard.http.admission import BodyHold, InflightBudget
 from trackyard.http.monitoring import endpoint_label
@@ -73,10 +78,11 @@ class Call:
     async def decoded(self) -> DecodedRequest:
         """Parameters and raw records of an ingestion request, from any carrier."""
         body = await self.body(self.services.settings.max_body_bytes)
-        self.received_bytes = len(body) + len(self.request.url.query)
+        query = query_string(self.request)
+        self.received_bytes = len(body) + len(query)
         content_type = self.request.headers.get("content-type", "").lower()
         # Parameters first: an undecodable `data` is answered in the dialect they ask for.
-        self.params = request_params(self.request.url.query, body, content_type)
+        self.params = with_form_fields(self.params, body, content_type)
         return decode_records(self.params, body, content_type)
 
     async def project(self, *, allow_token: bool = True) -> Project:
@@ -88,12 +94,17 @@ class Call:
 Handler = Callable[[Call], Awaitable[Response]]
 
 
+def query_string(request: Request) -> str:
+    """The raw query string, as `request.url.query` but without building the URL."""
+    return str(request.scope["query_string"].decode("latin-1"))
+
+
 def endpoint(family: Family) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         @functools.wraps(handler)
         async def route(request: Request) -> Response:
             services: Services = request.app.state.services
-            call = Call(request, services, family, parse_query(request.url.query))
+            call = Call(request, services, family, parse_query(query_string(request)))
             try:
                 return await handler(call)
             except TrackyardError as exc:
@@ -103,13 +114,13 @@ def endpoint(family: Family) -> Callable[[Handler], Callable[[Request], Awaitabl
                 log.debug(
                     "%s %s refused: %s: %s",
                     request.method,
-                    request.url.path,
+                    request.scope["path"],
                     type(exc).__name__,
                     exc.message,
                 )
                 retry_after = services.settings.retry_after_seconds
                 # The path only: a query string may hold an api_key.
-                path = request.url.path
+                path = request.scope["path"]
                 return error_response(exc, call.family, call.params, retry_after, path)
             finally:
                 services.budget.release(call.hold)

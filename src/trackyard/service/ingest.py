@@ -154,9 +154,11 @@ class IngestService:
     async def _store_events(
         self, received: int, by_project: dict[Project, list[Event]], errors: list[RecordError]
     ) -> BatchOutcome:
-        results = await asyncio.gather(
-            *(self._store_project_events(p, events) for p, events in by_project.items() if events)
-        )
+        writes = [
+            self._store_project_events(p, events) for p, events in by_project.items() if events
+        ]
+        # One project is the rule: awaited directly, without gather's tasks.
+        results = [await writes[0]] if len(writes) == 1 else await asyncio.gather(*writes)
         return BatchOutcome(
             received,
             errors,
