@@ -14,7 +14,8 @@ an unexpected exception into a 500.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,6 +40,8 @@ def echo_origin(response: Response, origin: str) -> None:
 
 
 class TrackyardApp(Starlette):
+    _fast: Mapping[str, Route] = MappingProxyType({})
+
     def serve_fast(self, routes: Iterable[BaseRoute]) -> None:
         """Serve GET and POST of these routes (exact paths) directly."""
         self._fast = {r.path: r for r in routes if isinstance(r, Route)}
@@ -46,7 +49,7 @@ class TrackyardApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = None
         if scope["type"] == "http" and scope["method"] in FAST_METHODS:
-            route = getattr(self, "_fast", {}).get(scope["path"])
+            route = self._fast.get(scope["path"])
         if route is None:
             await super().__call__(scope, receive, send)
             return
