@@ -34,6 +34,7 @@ from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from trackyard.errors import Conflict, StoreUnavailable, TrackyardError
+from trackyard.storage.futures import resolve
 from trackyard.storage.postgres.events import EventBatch, insert_event_batches
 from trackyard.storage.postgres.identity import (
     IdentityBatch,
@@ -117,7 +118,7 @@ class GroupCommitWriter:
                     item.error, item.result = StoreUnavailable(f"internal error: {exc}"), None
             self._queued_weight -= sum(item.weight for item in batch)
             for item in batch:
-                _resolve(item)
+                resolve(item)
 
     async def _next_batch(self) -> list[_Pending] | None:
         first = await self._queue.get()
@@ -220,12 +221,3 @@ async def _apply_profiles(conn: AsyncConnection, items: list[_Pending]) -> None:
             log.exception("a profile update failed")
             item.result, item.error = None, exc
     await fold.write(conn, time.time_ns() // 1_000_000)
-
-
-def _resolve(item: _Pending) -> None:
-    if item.future.cancelled():
-        return
-    if item.error is not None:
-        item.future.set_exception(item.error)
-    else:
-        item.future.set_result(item.result)

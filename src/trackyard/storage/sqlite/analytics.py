@@ -28,6 +28,7 @@ from trackyard.storage.analytics import (
 )
 from trackyard.storage.base import ServiceAccount
 from trackyard.storage.sqlite import event_reads
+from trackyard.storage.sqlite.event_counts import last_event_rowid
 from trackyard.storage.sqlite.profile_query import matching_profiles
 from trackyard.storage.sqlite.segmentation import (
     counts_from_table,
@@ -101,10 +102,7 @@ class SQLiteAnalytics:
         )
 
     async def last_position(self) -> int:
-        def read(conn: sqlite3.Connection) -> int:
-            return int(conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0])
-
-        return await self._run(read)
+        return await self._run(last_event_rowid)
 
     async def count_events_between(self, project_id: int, from_ms: int, to_ms: int) -> int:
         return await self._run(

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from trackyard import metrics
 from trackyard.errors import Conflict, StoreUnavailable, TrackyardError
+from trackyard.storage.futures import resolve
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,7 @@ class GroupCommitWriter:
             self._queued_weight -= weight
         metrics.WRITER_QUEUE_RECORDS.dec(weight)
         for item in batch:
-            item.loop.call_soon_threadsafe(_resolve, item)
+            item.loop.call_soon_threadsafe(resolve, item)
 
     def _run_job(self, conn: sqlite3.Connection, item: _Pending) -> None:
         if item.savepoint:
@@ -240,12 +241,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.rollback()
     except sqlite3.Error:
         log.exception("rollback failed")
-
-
-def _resolve(item: _Pending) -> None:
-    if item.future.cancelled():
-        return
-    if item.error is not None:
-        item.future.set_exception(item.error)
-    else:
-        item.future.set_result(item.result)
