@@ -243,7 +243,10 @@ class SQLiteStore:
             stored = insert_event_rows(conn, project_id, rows)
             return InsertResult(stored, len(events) - stored)
 
-        return await self._writer.submit(job, weight=len(events), savepoint=False)
+        # The JSON array is one statement, atomic without a savepoint; the
+        # executemany fallback (event_insert.py) is not.
+        single_statement = isinstance(rows, bytes)
+        return await self._writer.submit(job, weight=len(events), savepoint=not single_statement)
 
     async def link_identities(self, project_id: int, links: Sequence[IdentityLink]) -> None:
         def job(conn: sqlite3.Connection) -> None:
