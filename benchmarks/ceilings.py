@@ -28,7 +28,7 @@ from trackyard.storage.open import open_store
 from trackyard.storage.postgres.events import CREATE_STAGING, EventBatch, insert_event_batches
 from trackyard.storage.postgres.partitions import month_of
 from trackyard.storage.sqlite.event_counts import HourlyCounts
-from trackyard.storage.sqlite.event_insert import event_rows, insert_event_rows
+from trackyard.storage.sqlite.event_insert import JsonInsert, insert_job
 from trackyard.storage.sqlite.store import tune_writer
 from trackyard.validate.common import Limits
 from trackyard.validate.events import Event, EventRules, validate_event
@@ -56,7 +56,7 @@ def sqlite_bulk_rates(
 ) -> list[float]:
     """Ceiling (b): for each run, as many rows as trackyard stored in that run,
     into one file that grows as trackyard's store did, `per_commit` bodies of
-    `size` events per transaction, one statement per body as the writer does;
+    `size` events per transaction, one statement per commit as the writer does;
     events/s per run."""
     conn = tune_writer(sqlite3.connect(db, isolation_level=None))
     conn.execute("PRAGMA journal_mode = WAL")
@@ -64,15 +64,15 @@ def sqlite_bulk_rates(
     counts = HourlyCounts()
     rates = []
     for n, count in enumerate(runs):
-        bodies = [
-            event_rows(b) for b in validated_batches(f"{tag}{n}-", -(-count // size), size, now_s)
-        ]
+        batches = validated_batches(f"{tag}{n}-", -(-count // size), size, now_s)
+        bodies = [insert_job(project_id, b, counts.before_insert) for b in batches]
+        merged = [job for job in bodies if isinstance(job, JsonInsert)]
+        assert len(merged) == len(bodies), "the workload has no NUL characters"
         started = time.perf_counter()
         for first in range(0, len(bodies), per_commit):
             conn.execute("BEGIN IMMEDIATE")
-            for body in bodies[first : first + per_commit]:
-                counts.before_insert(conn)
-                insert_event_rows(conn, project_id, body)
+            # One statement for the commit's bodies, as the writer merges them.
+            JsonInsert.run_together(conn, merged[first : first + per_commit])
             counts.before_commit(conn)
             conn.execute("COMMIT")
             counts.end()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -21,3 +22,9 @@ def resolve(item: Outcome) -> None:
         item.future.set_exception(item.error)
     else:
         item.future.set_result(item.result)
+
+
+def resolve_all(items: Sequence[Outcome]) -> None:
+    """`resolve` for each: one wake-up of the loop for a whole group commit."""
+    for item in items:
+        resolve(item)

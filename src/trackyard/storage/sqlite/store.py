@@ -32,7 +32,7 @@ from trackyard.storage.base import (
     UpdateFailure,
 )
 from trackyard.storage.sqlite.event_counts import HourlyCounts
-from trackyard.storage.sqlite.event_insert import event_rows, insert_event_rows
+from trackyard.storage.sqlite.event_insert import JsonInsert, insert_job
 from trackyard.storage.sqlite.export import export_plan, stream_export
 from trackyard.storage.sqlite.identity import SQLiteIdentityGraph
 from trackyard.storage.sqlite.profile_query import (
@@ -86,7 +86,7 @@ class SQLiteStore:
             max_batch_weight=commit_max_records,
             max_queued_weight=queue_max_records,
             # Writers of all processes sharing the file take turns on it (writer.py).
-            lock_path=None if path == ":memory:" else f"{path}-writer.lock",
+            lock_prefix=None if path == ":memory:" else f"{path}-writer",
             hooks=self._counts,
         )
         self._reader: sqlite3.Connection | None = None
@@ -236,17 +236,12 @@ class SQLiteStore:
     async def insert_events(self, project_id: int, events: Sequence[Event]) -> InsertResult:
         if not events:
             return InsertResult(0, 0)
-        rows = event_rows(events)
-
-        def job(conn: sqlite3.Connection) -> InsertResult:
-            self._counts.before_insert(conn)
-            stored = insert_event_rows(conn, project_id, rows)
-            return InsertResult(stored, len(events) - stored)
-
+        job = insert_job(project_id, events, self._counts.before_insert)
         # The JSON array is one statement, atomic without a savepoint; the
         # executemany fallback (event_insert.py) is not.
-        single_statement = isinstance(rows, bytes)
-        return await self._writer.submit(job, weight=len(events), savepoint=not single_statement)
+        savepoint = not isinstance(job, JsonInsert)
+        result: InsertResult = await self._writer.submit(job, len(events), savepoint=savepoint)
+        return result
 
     async def link_identities(self, project_id: int, links: Sequence[IdentityLink]) -> None:
         def job(conn: sqlite3.Connection) -> None:

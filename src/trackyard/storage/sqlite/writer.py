@@ -10,37 +10,45 @@ every job of that transaction fails with StoreUnavailable.
 Each statement costs the writer thread a wait for Python's lock, which the
 event loop holds while it validates requests: up to a switch interval (5 ms)
 when the loop is busy. So jobs are single statements where they can be
-(event_insert.py), and work done once per transaction runs in `hooks`.
+(event_insert.py), consecutive jobs of a class with a `run_together`
+(`Mergeable`) run as one statement, work done once per transaction runs in
+`hooks`, and the futures of a commit are handed back to the loop in one call.
 
-Writers of several processes sharing one file take turns through an `flock`
-on a lock file beside it (`FileTurn`): the kernel wakes the next writer the
-moment the lock is released, where SQLite's own busy handler sleeps up to
-100 ms between retries, which starved group commit with two workers
-(docs/performance.md).
+Writers of several processes sharing one file take turns, in order, through
+lock files beside it (file_turn.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import logging
-import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from trackyard import metrics
 from trackyard.errors import Conflict, StoreUnavailable, TrackyardError
-from trackyard.storage.futures import resolve
+from trackyard.storage.futures import resolve_all
+from trackyard.storage.sqlite.file_turn import FileTurn
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[sqlite3.Connection], Any]
+
+
+class Mergeable(Protocol):
+    """A job whose class can run several of its jobs, queued one after the
+    other, in one statement: `run_together` returns their results in order and
+    either applies all of them or raises having applied none."""
+
+    def __call__(self, conn: sqlite3.Connection) -> Any: ...
+
+    @staticmethod
+    def run_together(conn: sqlite3.Connection, jobs: Sequence[Any]) -> list[Any]: ...
 
 
 class TransactionHooks(Protocol):
@@ -62,42 +70,6 @@ class _Pending:
     error: BaseException | None = None
 
 
-class FileTurn:
-    """An exclusive `flock` on `path` for the length of one write transaction.
-
-    Without a usable lock file (a read-only directory), writers fall back to
-    SQLite's busy timeout alone.
-    """
-
-    def __init__(self, path: str | None) -> None:
-        self._path = path
-        self._fd: int | None = None
-
-    def open(self) -> None:
-        if self._path is None:
-            return
-        try:
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            log.warning("no writer lock file %s (%s); relying on busy_timeout", self._path, exc)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        if self._fd is None:
-            yield
-            return
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-
 class GroupCommitWriter:
     def __init__(
         self,
@@ -105,12 +77,12 @@ class GroupCommitWriter:
         *,
         max_batch_weight: int,
         max_queued_weight: int,
-        lock_path: str | None = None,
+        lock_prefix: str | None = None,
         hooks: TransactionHooks | None = None,
     ) -> None:
         self._connect = connect
         self._hooks = hooks
-        self._turn = FileTurn(lock_path)
+        self._turn = FileTurn(lock_prefix)
         self._max_batch_weight = max_batch_weight
         self._max_queued_weight = max_queued_weight
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -189,8 +161,11 @@ class GroupCommitWriter:
         self.transactions += 1
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for item in batch:
-                self._run_job(conn, item)
+            for run in _runs(batch):
+                if len(run) > 1:
+                    self._run_together(conn, run)
+                else:
+                    self._run_job(conn, run[0])
             if self._hooks is not None:
                 self._hooks.before_commit(conn)
             conn.commit()
@@ -213,8 +188,29 @@ class GroupCommitWriter:
         with self._lock:
             self._queued_weight -= weight
         metrics.WRITER_QUEUE_RECORDS.dec(weight)
+        loops: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
         for item in batch:
-            item.loop.call_soon_threadsafe(resolve, item)
+            loops.setdefault(item.loop, []).append(item)
+        for loop, items in loops.items():
+            loop.call_soon_threadsafe(resolve_all, items)
+
+    def _run_together(self, conn: sqlite3.Connection, run: list[_Pending]) -> None:
+        mergeable = cast(Mergeable, run[0].job)
+        try:
+            results = mergeable.run_together(conn, [item.job for item in run])
+        except sqlite3.IntegrityError:
+            results = None  # One job's fault: it alone should fail.
+        except sqlite3.Error:
+            raise  # The store's fault: the whole transaction fails.
+        except Exception:
+            log.exception("merged write jobs failed; running them one by one")
+            results = None
+        if results is None:
+            for item in run:
+                self._run_job(conn, item)
+            return
+        for item, result in zip(run, results, strict=True):
+            item.result = result
 
     def _run_job(self, conn: sqlite3.Connection, item: _Pending) -> None:
         if item.savepoint:
@@ -234,6 +230,21 @@ class GroupCommitWriter:
             if item.error is not None:
                 conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
+
+
+def _runs(batch: list[_Pending]) -> Iterator[list[_Pending]]:
+    """The batch in order, consecutive jobs of one `Mergeable` class together."""
+    run: list[_Pending] = []
+    for item in batch:
+        kind = type(item.job)
+        if run and kind is type(run[0].job) and hasattr(kind, "run_together"):
+            run.append(item)
+            continue
+        if run:
+            yield run
+        run = [item]
+    if run:
+        yield run
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
