@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 from trackyard.settings import Settings
@@ -76,6 +77,16 @@ class Limits:
 
 def time_to_ms(value: Any, field: str) -> int:
     """Seconds or milliseconds, integer or float, to integer milliseconds (§10.1)."""
+    # Plain ints and finite floats are nearly every time sent; they skip the checks.
+    kind = type(value)
+    if kind is int:
+        return value if abs(value) >= MS_THRESHOLD else value * 1000
+    if kind is float and isfinite(value):
+        return round(value) if abs(value) >= MS_THRESHOLD else round(value * 1000)
+    return _checked_time_to_ms(value, field)
+
+
+def _checked_time_to_ms(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordInvalid(
             field, f"'{field}' is invalid: must be specified as seconds since epoch"
@@ -89,9 +100,11 @@ def time_to_ms(value: Any, field: str) -> int:
 
 def id_string(value: Any) -> str | None:
     """Ids arrive as strings or numbers; None when absent or of another type."""
-    if isinstance(value, str):
+    # Absent is the common case for most ids an event may carry: answered first.
+    if value is None or isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    # A tuple, not `int | float`: isinstance checks a union several times slower.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return None
 
@@ -116,10 +129,31 @@ def normalize_properties(props: dict[str, Any], limits: Limits, field: str) -> d
         if kind is str:
             if len(value) > max_chars:
                 value = value[:max_chars]
+        elif kind is list and _is_short_flat_list(value, limits):
+            value = value.copy()
         elif kind is not int and kind is not float and kind is not bool and value is not None:
             value = _normalize_value(value, limits, f"{field}.{key}", 1)
         normalized[name] = value
     return normalized
+
+
+def _is_short_flat_list(items: list[Any], limits: Limits) -> bool:
+    """True when `_normalize_value` would return `items` unchanged, as a copy.
+
+    SDKs send short lists of short strings and numbers; checked here, they
+    cost a loop instead of a recursive call per item.
+    """
+    if len(items) > limits.max_items:
+        return False
+    max_chars = limits.max_chars
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if len(item) > max_chars:
+                return False
+        elif kind is not int and kind is not float and kind is not bool and item is not None:
+            return False
+    return True
 
 
 def _normalize_value(value: Any, limits: Limits, field: str, depth: int) -> Any:

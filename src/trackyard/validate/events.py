@@ -30,9 +30,14 @@ _INSERT_ID_RE = re.compile(r"[A-Za-z0-9-]{1,36}")
 DEVICE_PREFIX = "$device:"
 # Added by the server; a client cannot set them (§6.6).
 SERVER_PROPERTIES = ("$mp_api_timestamp_ms", "mp_processing_time_ms", "$import")
+# The token authenticates; it is not data (§10.5). IPs are never stored (§10.4).
+# `$time` is stored as `time`.
+_NOT_STORED = ("token", "ip", "$time", *SERVER_PROPERTIES)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through
+# object.__setattr__, a seventh of the time an event takes to validate.
+@dataclass(slots=True)
 class Event:
     """A valid event, ready for storage; `properties` is its serialised JSON."""
 
@@ -85,26 +90,27 @@ def _validate(raw: Any, rules: EventRules) -> Event | Dropped:
         raise RecordInvalid("properties", "'properties' is invalid: must be a JSON object")
     if _is_ignored(props.get("$ignore")):
         return DROPPED
-    if len(props) > rules.limits.max_properties:
+    limits = rules.limits
+    if len(props) > limits.max_properties:
         raise RecordInvalid(
-            "properties", f"'properties' is invalid: more than {rules.limits.max_properties} keys"
+            "properties", f"'properties' is invalid: more than {limits.max_properties} keys"
         )
     time_ms = _event_time(props, rules)
     if time_ms is None:
         return DROPPED
     token = id_string(props.get("token"))
-    props = normalize_properties(props, rules.limits, "properties")
+    props = normalize_properties(props, limits, "properties")
     distinct_id = _distinct_id(props, rules)
     insert_id = _insert_id(props, rules)
     return Event(
-        token=token,
-        name=name[: rules.limits.max_chars],
-        distinct_id=distinct_id,
-        time_ms=time_ms,
-        insert_id=insert_id,
-        properties=_serialize(props, distinct_id, time_ms, insert_id, rules),
-        user_id=_user_id(props, distinct_id),
-        device_id=_device_key(props, distinct_id),
+        token,
+        name[: limits.max_chars],
+        distinct_id,
+        time_ms,
+        insert_id,
+        _serialize(props, distinct_id, time_ms, insert_id, rules),
+        _user_id(props, distinct_id),
+        _device_key(props, distinct_id),
     )
 
 
@@ -207,8 +213,7 @@ def _insert_id(props: dict[str, Any], rules: EventRules) -> str:
 def _serialize(
     props: dict[str, Any], distinct_id: str, time_ms: int, insert_id: str, rules: EventRules
 ) -> bytes:
-    # The token authenticates; it is not data (§10.5). IPs are never stored (§10.4).
-    for key in ("token", "ip", "$time", *SERVER_PROPERTIES):
+    for key in _NOT_STORED:
         props.pop(key, None)
     props["time"] = time_ms
     props["distinct_id"] = distinct_id
