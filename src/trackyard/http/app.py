@@ -19,6 +19,7 @@ from trackyard.auth.credentials import ProjectAuthenticator
 from trackyard.clock import Clock, SystemClock
 from trackyard.console import console_routes
 from trackyard.errors import StoreUnavailable
+from trackyard.gc_tuning import tune_for_serving
 from trackyard.http import ingest_routes, lookup_routes, read_routes, segmentation_routes
 from trackyard.http.endpoint import Services
 from trackyard.http.fast_ingest import TrackyardApp
@@ -123,6 +124,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opening = await open_or_keep_trying(store, settings.retry_after_seconds)
+        tune_for_serving()
         try:
             yield
         finally:
