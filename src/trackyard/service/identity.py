@@ -61,15 +61,17 @@ class IdentityGraph(Protocol):
 
 
 def links_from_events(events: Iterable[Event], mode: Mode) -> list[IdentityLink]:
+    if mode == "simplified":
+        # One comprehension: a generator per event was ~4% of /import's CPU.
+        return [
+            IdentityLink("device", e.device_id, e.user_id)
+            for e in events
+            if e.user_id and e.device_id
+        ]
     links: list[IdentityLink] = []
     for event in events:
-        links.extend(_simplified_links(event) if mode == "simplified" else _original_links(event))
+        links.extend(_original_links(event))
     return links
-
-
-def _simplified_links(event: Event) -> Iterator[IdentityLink]:
-    if event.user_id and event.device_id:
-        yield IdentityLink("device", event.device_id, event.user_id)
 
 
 def _original_links(event: Event) -> Iterator[IdentityLink]:
