@@ -6,11 +6,24 @@ one place that declares them. With `--workers N > 1`, `trackyard serve` sets
 each worker writes its values there and any worker's /metrics adds them up
 (prometheus_client's multiprocess mode; the variable must be set before the
 package is imported, which is why serve sets it and the workers are spawned).
+
+The hot paths count with children looked up once (`child`), and the two
+gauges of live values (queued records, bytes in flight) are not moved by each
+request: their owners register a reader (`watch`), and the app sets them from
+it every `SAMPLE_SECONDS` and before each /metrics answer: a scrape sees the
+answering worker's values as they are, the other workers' as they were at
+most that long ago. A `.labels()` lookup costs about 0.9 µs and, in
+multiprocess mode, every move of a metric is a locked write to a shared file
+(~0.7 µs): for a one-event /track, the lookups and the gauges' moves took
+5.5 µs of the event loop's 58 (in process, in multiprocess mode).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
+from typing import TypeVar, cast
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -22,6 +35,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -66,9 +80,42 @@ INFLIGHT_BODY_BYTES = Gauge(
     multiprocess_mode="livesum",
 )
 
+SAMPLE_SECONDS = 0.5
+
+Metric = TypeVar("Metric", bound=MetricWrapperBase)
+
+
+def child(metric: Metric, *label_values: str) -> Metric:
+    """`metric.labels(*label_values)`, made once per distinct label values
+    (bounded: route templates, statuses, outcomes)."""
+    return cast(Metric, _child(metric, label_values))
+
+
+@functools.cache
+def _child(metric: MetricWrapperBase, label_values: tuple[str, ...]) -> MetricWrapperBase:
+    return metric.labels(*label_values)
+
+
+_readers: dict[Gauge, list[Callable[[], float]]] = {}
+
+
+def watch(gauge: Gauge, read: Callable[[], float]) -> Callable[[], None]:
+    """Report `read()` in `gauge` (added to its other readers') at each
+    `sample_gauges`; returns the function that stops it."""
+    readers = _readers.setdefault(gauge, [])
+    readers.append(read)
+    return lambda: readers.remove(read)
+
+
+def sample_gauges() -> None:
+    """Set each watched gauge to what its readers say now."""
+    for gauge, readers in _readers.items():
+        gauge.set(sum(read() for read in readers))
+
 
 def exposition() -> bytes:
     """The text format of every metric, of every worker in multiprocess mode."""
+    sample_gauges()
     if not os.environ.get(MULTIPROCESS_DIR_ENV):
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import gzip
 import zlib
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import orjson
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from trackyard.decode.body import inflate_bytes
-from trackyard.decode.payload import decode_data_param, decode_request
+from trackyard.decode.payload import decode_data_param, decode_request, parse_form
 from trackyard.errors import BadRequest, PayloadTooLarge
 
 EVENTS = [{"event": "a>b?", "properties": {"name": "Zoë ~ ✓", "n": 1}}]
@@ -99,6 +101,31 @@ def test_ndjson_without_content_type() -> None:
 def test_ndjson_error_names_the_line() -> None:
     with pytest.raises(BadRequest, match="line 2"):
         decode_request("", b'{"event":"a"}\n{oops\n', "application/x-ndjson")
+
+
+# Bytes that make form bodies interesting: separators, escapes (valid, broken,
+# of UTF-8 and of invalid UTF-8), `+`, and raw non-ASCII.
+FORM_PIECES = ["data", "=", "&", "+", "%2B", "%3D", "%26", "%C3%A9", "%FF", "%", "%4", "%zz"]
+FORM_PIECES += ["a", "Zz0", " ", "\n", "é", "\x00"]
+
+
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(FORM_PIECES), max_size=12).map(lambda p: "".join(p).encode()),
+        st.binary(max_size=40),
+        st.binary(max_size=40).map(lambda b: b"data=" + b),
+    )
+)
+@example(b"data=" + quote(B64, safe="").encode())
+@example(f"data={B64}".encode())  # `+` left as it is: a space, as parse_qsl reads it
+@example(b"")
+@example(b"data")
+@example(b"=")
+@example(b"data=%C3")
+@example(b"\xc3%A9=x")  # a raw byte and an escape that would make one character together
+def test_form_fields_are_what_parse_qsl_reads(body: bytes) -> None:
+    expected = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    assert parse_form(body) == expected
 
 
 def test_form_without_data_has_no_records() -> None:

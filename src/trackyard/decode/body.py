@@ -14,6 +14,7 @@ from trackyard.errors import BadRequest, PayloadTooLarge
 GZIP_MAGIC = b"\x1f\x8b"
 _IDENTITY_ENCODINGS = frozenset({"", "identity"})
 _GZIP_ENCODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+_KNOWN_ENCODINGS = _IDENTITY_ENCODINGS | _GZIP_ENCODINGS
 # zlib's "automatic header detection": gzip or zlib streams.
 _AUTO_WBITS = 32 + zlib.MAX_WBITS
 
@@ -31,7 +32,7 @@ class LimitedInflater:
 
     def __init__(self, content_encoding: str | None, limit: int) -> None:
         encoding = (content_encoding or "").strip().lower()
-        if encoding not in _IDENTITY_ENCODINGS | _GZIP_ENCODINGS:
+        if encoding not in _KNOWN_ENCODINGS:
             raise BadRequest(f"unsupported Content-Encoding: {encoding}")
         self._limit = limit
         self._declared = encoding in _GZIP_ENCODINGS

@@ -9,14 +9,16 @@ large requests cannot grow the process without limit.
 
 from __future__ import annotations
 
-from trackyard import metrics
 from trackyard.errors import StoreUnavailable
 
 BUSY = "the server is busy; retry later"
 
 
 class InflightBudget:
-    """Bytes held by requests in progress, per process (one event loop: no lock)."""
+    """Bytes held by requests in progress, per process (one event loop: no lock).
+
+    The app reports `held` in `trackyard_inflight_body_bytes` (`metrics.watch`).
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -33,16 +35,12 @@ class InflightBudget:
             return
         if self.held - hold.size > 0 and self.held + extra > self.limit:
             raise StoreUnavailable(BUSY)
-        self._add(extra)
+        self.held += extra
         hold.size = size
 
     def release(self, hold: BodyHold) -> None:
-        self._add(-hold.size)
+        self.held -= hold.size
         hold.size = 0
-
-    def _add(self, delta: int) -> None:
-        self.held += delta
-        metrics.INFLIGHT_BODY_BYTES.inc(delta)
 
 
 class BodyHold:

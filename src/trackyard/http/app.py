@@ -23,7 +23,11 @@ from trackyard.gc_tuning import tune_for_serving
 from trackyard.http import ingest_routes, lookup_routes, read_routes, segmentation_routes
 from trackyard.http.endpoint import Services
 from trackyard.http.fast_ingest import TrackyardApp
-from trackyard.http.monitoring import RequestMetricsMiddleware, metrics_endpoint
+from trackyard.http.monitoring import (
+    RequestMetricsMiddleware,
+    metrics_endpoint,
+    sample_gauges_forever,
+)
 from trackyard.http.openapi import openapi_document
 from trackyard.http.responses import json_response
 from trackyard.service.ingest import IngestService
@@ -125,9 +129,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opening = await open_or_keep_trying(store, settings.retry_after_seconds)
         tune_for_serving()
+        unwatch = metrics.watch(metrics.INFLIGHT_BODY_BYTES, lambda: services.budget.held)
+        sampling = asyncio.create_task(sample_gauges_forever())
         try:
             yield
         finally:
+            sampling.cancel()
+            unwatch()
             if opening is not None:
                 opening.cancel()
             await store.close()

@@ -24,6 +24,7 @@ from trackyard.decode.payload import (
 )
 from trackyard.errors import BadRequest, RateLimited, RequestTimeout, TrackyardError
 from trackyard.http.admission import BodyHold, InflightBudget
+from trackyard.http.deadline import receive_by
 from trackyard.http.monitoring import endpoint_label
 from trackyard.http.responses import Family, error_response
 from trackyard.service.ingest import IngestService
@@ -62,25 +63,39 @@ class Call:
         """The decoded (gunzipped) body, refused with 413 once it passes `limit`,
         with 503 once the process holds `max_inflight_bytes` of bodies, and with
         408 unless it has all arrived within `read_timeout_seconds`."""
-        inflater = LimitedInflater(self.request.headers.get("content-encoding"), limit)
+        inflater = LimitedInflater(header(self.request, b"content-encoding"), limit)
+        seconds = self.services.settings.read_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + seconds
         try:
-            async with asyncio.timeout(self.services.settings.read_timeout_seconds):
-                async for chunk in self.request.stream():
-                    inflater.feed(chunk)
-                    self.services.budget.grow(self.hold, inflater.size)
+            await self._read(inflater, deadline)
         except TimeoutError:
-            seconds = self.services.settings.read_timeout_seconds
             raise RequestTimeout(f"request body not received within {seconds} seconds") from None
         except ClientDisconnect:
             raise BadRequest("the client disconnected before sending its whole body") from None
         return inflater.finish()
+
+    async def _read(self, inflater: LimitedInflater, deadline: float) -> None:
+        """`request.stream()` without its async generator: most bodies come in one message."""
+        receive, budget = self.request.receive, self.services.budget
+        while True:
+            message = await receive_by(receive, deadline)
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            if message["type"] != "http.request":
+                continue
+            chunk = message.get("body", b"")
+            if chunk:
+                inflater.feed(chunk)
+                budget.grow(self.hold, inflater.size)
+            if not message.get("more_body", False):
+                return
 
     async def decoded(self) -> DecodedRequest:
         """Parameters and raw records of an ingestion request, from any carrier."""
         body = await self.body(self.services.settings.max_body_bytes)
         query = query_string(self.request)
         self.received_bytes = len(body) + len(query)
-        content_type = self.request.headers.get("content-type", "").lower()
+        content_type = (header(self.request, b"content-type") or "").lower()
         # Parameters first: an undecodable `data` is answered in the dialect they ask for.
         self.params = with_form_fields(self.params, body, content_type)
         return decode_records(self.params, body, content_type)
@@ -99,6 +114,15 @@ def query_string(request: Request) -> str:
     return str(request.scope["query_string"].decode("latin-1"))
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """`request.headers.get(name)` for a lowercase `name`, without building the
+    `Headers` mapping, whose misses raise and catch a KeyError each."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def endpoint(family: Family) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         @functools.wraps(handler)
@@ -109,7 +133,7 @@ def endpoint(family: Family) -> Callable[[Handler], Callable[[Request], Awaitabl
                 return await handler(call)
             except TrackyardError as exc:
                 if isinstance(exc, RateLimited):
-                    metrics.RATE_LIMITED.labels(endpoint_label(request.scope)).inc()
+                    metrics.child(metrics.RATE_LIMITED, endpoint_label(request.scope)).inc()
                 # The path only, never the query string or headers: they may hold secrets.
                 log.debug(
                     "%s %s refused: %s: %s",

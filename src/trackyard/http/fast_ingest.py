@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from trackyard import metrics
+from trackyard.http.endpoint import header
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,9 @@ class TrackyardApp(Starlette):
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
             response = PlainTextResponse("Internal Server Error", status_code=500)
-        origin = request.headers.get("origin")
+        origin = header(request, b"origin")
         if origin is not None:
             echo_origin(response, origin)
-        metrics.HTTP_REQUESTS.labels(route.path.rstrip("/"), str(response.status_code)).inc()
+        label = route.path.rstrip("/")
+        metrics.child(metrics.HTTP_REQUESTS, label, str(response.status_code)).inc()
         await response(scope, receive, send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -41,7 +42,7 @@ class RequestMetricsMiddleware:
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 label = endpoint_label(scope)
-                metrics.HTTP_REQUESTS.labels(label, str(message["status"])).inc()
+                metrics.child(metrics.HTTP_REQUESTS, label, str(message["status"])).inc()
             await send(message)
 
         await self.app(scope, receive, counting_send)
@@ -68,8 +69,16 @@ def count_outcome(request: Request, kind: str, outcome: BatchOutcome) -> None:
 def _count(counter: Any, endpoint: str, **by_outcome: int) -> None:
     for outcome, n in by_outcome.items():
         if n > 0:
-            counter.labels(endpoint, outcome).inc(n)
+            metrics.child(counter, endpoint, outcome).inc(n)
 
 
 async def metrics_endpoint(request: Request) -> Response:
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
+
+async def sample_gauges_forever() -> None:
+    """Keeps this process's live gauges current for the worker that answers
+    the next scrape (metrics.py says why they are sampled)."""
+    while True:
+        metrics.sample_gauges()
+        await asyncio.sleep(metrics.SAMPLE_SECONDS)

@@ -51,6 +51,7 @@ class IngestService:
         self._clock = clock
         self._settings = settings
         self._limits = Limits.from_settings(settings)
+        self._rules: dict[tuple[str, bool], EventRules] = {}
         self.rate_limiter = ProjectRateLimiter(settings.rate_limit_bytes_per_minute, clock)
 
     async def track(self, records: Sequence[Any], *, size: int = 0) -> BatchOutcome:
@@ -130,15 +131,21 @@ class IngestService:
             raise PayloadTooLarge(f"request exceeds max limit of {limit} records", limit)
 
     def _event_rules(self, endpoint: str, *, strict: bool) -> EventRules:
+        """The rules for a request received now: made once per millisecond."""
+        now_ms = self._clock.now_ms()
+        rules = self._rules.get((endpoint, strict))
+        if rules is not None and rules.received_ms == now_ms:
+            return rules
         keep_old = endpoint == "import" or self._settings.track_keep_old_events
-        return EventRules(
+        rules = self._rules[endpoint, strict] = EventRules(
             endpoint="import" if endpoint == "import" else "track",
             strict=strict,
-            received_ms=self._clock.now_ms(),
+            received_ms=now_ms,
             limits=self._limits,
             track_max_age_ms=None if keep_old else self._settings.track_max_age_days * DAY_MS,
             max_future_ms=self._settings.max_future_seconds * 1000,
         )
+        return rules
 
     async def _project_for(
         self, token: str | None, index: int, field: str, errors: list[RecordError]

@@ -69,7 +69,9 @@ class ProjectRateLimiter:
         return WINDOW_SECONDS  # pragma: no cover - the loop always empties the window
 
     def _add(self, project_id: int, size: int, now: int) -> None:
-        buckets = self._buckets.setdefault(project_id, deque())
+        buckets = self._buckets.get(project_id)
+        if buckets is None:
+            buckets = self._buckets[project_id] = deque()
         if buckets and buckets[-1][0] == now:
             buckets[-1] = (now, buckets[-1][1] + size)
         else:

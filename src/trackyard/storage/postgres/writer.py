@@ -33,6 +33,7 @@ import psycopg
 from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from trackyard import metrics
 from trackyard.errors import Conflict, StoreUnavailable, TrackyardError
 from trackyard.storage.futures import resolve
 from trackyard.storage.postgres.events import EventBatch, insert_event_batches
@@ -81,17 +82,20 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._queued_weight = 0
         self._task: asyncio.Task[None] | None = None
+        self._unwatch: Callable[[], None] = lambda: None
         self.transactions = 0  # group transactions attempted, for metrics and tests
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="pg-writer")
+            self._unwatch = metrics.watch(metrics.WRITER_QUEUE_RECORDS, lambda: self._queued_weight)
 
     async def stop(self) -> None:
         if self._task is not None:
             self._queue.put_nowait(None)
             await self._task
             self._task = None
+            self._unwatch()
 
     @property
     def queued_weight(self) -> int:

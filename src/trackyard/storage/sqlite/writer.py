@@ -89,6 +89,7 @@ class GroupCommitWriter:
         self._queued_weight = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._unwatch: Callable[[], None] = lambda: None
         self.last_commit_seconds = 0.0
         self.transactions = 0  # group transactions attempted, for metrics and tests
 
@@ -96,12 +97,14 @@ class GroupCommitWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="trackyard-writer", daemon=True)
             self._thread.start()
+            self._unwatch = metrics.watch(metrics.WRITER_QUEUE_RECORDS, lambda: self._queued_weight)
 
     def stop(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+            self._unwatch()
 
     @property
     def queued_weight(self) -> int:
@@ -118,7 +121,6 @@ class GroupCommitWriter:
             if self._queued_weight and self._queued_weight + weight > self._max_queued_weight:
                 raise StoreUnavailable("the store is busy; retry later")
             self._queued_weight += weight
-        metrics.WRITER_QUEUE_RECORDS.inc(weight)
         loop = asyncio.get_running_loop()
         pending = _Pending(job, weight, savepoint, loop, loop.create_future())
         self._queue.put(pending)
@@ -187,7 +189,6 @@ class GroupCommitWriter:
         weight = sum(item.weight for item in batch)
         with self._lock:
             self._queued_weight -= weight
-        metrics.WRITER_QUEUE_RECORDS.dec(weight)
         loops: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
         for item in batch:
             loops.setdefault(item.loop, []).append(item)
