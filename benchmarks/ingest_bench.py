@@ -39,7 +39,7 @@ from ceilings import (  # noqa: E402
 )
 from workload import engage_template, track_template, write_import_bodies  # noqa: E402
 
-from tests.live_server import cli, free_port  # noqa: E402
+from tests.live_server import cli, free_port, wait_ready  # noqa: E402
 from tests.postgres import fresh_database  # noqa: E402
 
 
@@ -131,7 +131,8 @@ def running(command: list[str], project: dict[str, Any], log: Path, port: int) -
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(url, process, log)
+            # /healthz: the bare app answers any path, and has no store to be ready.
+            wait_ready(url, process, log, path="/healthz", seconds=60)
             yield Server(url, process, project)
         finally:
             process.terminate()
@@ -140,19 +141,6 @@ def running(command: list[str], project: dict[str, Any], log: Path, port: int) -
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server not ready:\n{log.read_text()}")
 
 
 def trackyard(tmp: Path, name: str, db: Path, store: str = "") -> Any:

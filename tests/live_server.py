@@ -108,7 +108,7 @@ def live_server(
     )
     url = f"{scheme}://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process, tmp / "server.log")
+        wait_ready(url, process, tmp / "server.log")
         yield LiveServer(url, db, project, process)
     finally:
         process.terminate()
@@ -116,13 +116,22 @@ def live_server(
         log.close()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    path: str = "/readyz",
+    seconds: float = 20,
+) -> None:
+    """Until `url + path` answers 200; RuntimeError with the server's log if
+    the process exits or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"trackyard exited early:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/readyz", verify=False, timeout=1).status_code == 200:
+            if httpx.get(f"{url}{path}", verify=False, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
