@@ -48,6 +48,17 @@ def test_json_array_with_service_account(harness: Harness, project: NewProject) 
     assert stored[0]["properties"]["$mp_api_timestamp_ms"] == NOW_MS
 
 
+@pytest.mark.parametrize("project_id", ["¹", "x", "999"])
+def test_a_project_id_the_account_cannot_use_is_401(
+    harness: Harness, project: NewProject, project_id: str
+) -> None:
+    # "¹" passes str.isdigit() but not int(): it was a 500 (found by schemathesis).
+    body = orjson.dumps([event(0)])
+    response = post(harness, body, {**JSON, **sa(project)}, strict="1", project_id=project_id)
+    assert response.status_code == 401
+    assert harness.events(project.project_id) == []
+
+
 def test_ndjson_gzip_with_token_auth(harness: Harness, project: NewProject) -> None:
     body = gzip.compress(b"\n".join(orjson.dumps(event(i)) for i in range(3)))
     headers = {

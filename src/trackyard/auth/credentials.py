@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from trackyard.auth.secrets import lookup_key, verify_secret
 from trackyard.errors import Unauthorized
 from trackyard.storage.base import Project, Store
+from trackyard.whole_numbers import whole_number
 
 INVALID = "Invalid credentials"
 _CACHE_SECONDS = 60.0
@@ -132,9 +133,10 @@ class ProjectAuthenticator:
             return None
         if not project_id and len(account.project_ids) == 1:
             project_id = str(account.project_ids[0])
-        if not project_id.isdigit() or int(project_id) not in account.project_ids:
+        wanted = whole_number(project_id)
+        if wanted is None or wanted not in account.project_ids:
             return None
-        return await self._store.project_by_id(int(project_id))
+        return await self._store.project_by_id(wanted)
 
     async def _verify(self, secret: str, stored_hash: str) -> bool:
         cache_key = hashlib.sha256(f"{stored_hash}\0{secret}".encode()).hexdigest()

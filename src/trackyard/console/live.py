@@ -17,6 +17,7 @@ from trackyard.console.auth import Viewer, services_of
 from trackyard.console.render import console_page, now_ms, render
 from trackyard.http.responses import json_response
 from trackyard.storage.analytics import AnalyticsReads, EventFilter, StoredEvent, analytics_for
+from trackyard.whole_numbers import whole_number
 
 PAGE_EVENTS = 50
 FEED_EVENTS = 200
@@ -57,7 +58,7 @@ async def live_page(request: Request, viewer: Viewer) -> Response:
 async def live_feed(request: Request, viewer: Viewer) -> Response:
     reads = analytics_for(services_of(request).store)
     after = request.query_params.get("after", "0")
-    after_position = int(after) if after.isdigit() else 0
+    after_position = whole_number(after) or 0
     # Read the newest position first: anything stored later is scanned next time.
     newest = await reads.last_position()
     events = await reads.events_after(

@@ -34,6 +34,7 @@ from trackyard.console.auth import (
 )
 from trackyard.errors import TrackyardError
 from trackyard.http.responses import error_status
+from trackyard.whole_numbers import whole_number
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORM_MAX_BYTES = 64 * 1024
@@ -139,10 +140,10 @@ async def _check_post(
     request: Request, viewer: Viewer, max_body: Callable[[Request], int] | None
 ) -> None:
     limit = max_body(request) if max_body else FORM_MAX_BYTES
-    size = request.headers.get("content-length", "")
-    if not size.isdigit():
+    size = whole_number(request.headers.get("content-length", ""))
+    if size is None:
         raise HTTPException(411, "a form must be sent with a Content-Length")
-    if int(size) > limit:
+    if size > limit:
         raise HTTPException(413, f"the form is larger than {limit} bytes")
     form = await form_of(request)
     check_csrf(

@@ -37,6 +37,7 @@ from trackyard.console.render import (
 from trackyard.console.session import SIGNIN_COOKIE, csrf_token, new_nonce
 from trackyard.errors import TrackyardError
 from trackyard.http.responses import error_status
+from trackyard.whole_numbers import whole_number
 
 HOME = "/console/live"
 SIGNIN_FORM_SECONDS = 3600
@@ -132,9 +133,9 @@ async def signout(request: Request, viewer: Viewer) -> Response:
 @console_page()
 async def switch_project(request: Request, viewer: Viewer) -> Response:
     form = await form_of(request)
-    raw = str(form.get("project_id", ""))
-    if not raw.isdigit() or int(raw) not in viewer.account.project_ids:
+    project_id = whole_number(str(form.get("project_id", "")))
+    if project_id is None or project_id not in viewer.account.project_ids:
         return error_page(request, 403, "this service account cannot see that project", viewer)
     response = redirect(safe_next(str(form.get("next", ""))))
-    await set_session(request, response, new_claims(viewer.account, int(raw), now_ms(request)))
+    await set_session(request, response, new_claims(viewer.account, project_id, now_ms(request)))
     return response

@@ -14,6 +14,7 @@ import orjson
 from trackyard.errors import BadRequest
 from trackyard.service.params import day_range_ms, expression, string_list
 from trackyard.storage.base import ExportQuery, Store
+from trackyard.whole_numbers import whole_number
 
 MAX_LIMIT = 100_000
 DAY_MS = 86_400_000
@@ -35,9 +36,10 @@ def export_query(params: Mapping[str, str]) -> ExportQuery:
 def _limit(raw: str | None) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_LIMIT:
+    limit = whole_number(raw)
+    if limit is None or not 0 < limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return limit
 
 
 async def export_lines(store: Store, project_id: int, query: ExportQuery) -> AsyncIterator[bytes]:

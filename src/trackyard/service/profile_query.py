@@ -15,6 +15,7 @@ from typing import Any
 from trackyard.errors import BadRequest
 from trackyard.service.params import expression, string_list
 from trackyard.storage.base import ProfileQuery, Store
+from trackyard.whole_numbers import whole_number
 
 PAGE_SIZE = 1000
 
@@ -60,10 +61,9 @@ async def engage_page(store: Store, project_id: int, params: Mapping[str, str]) 
 
 def _page(params: Mapping[str, str]) -> int:
     raw = params.get("page") or "0"
-    # isascii: str.isdigit() also accepts digits such as "¹" that int() refuses.
-    if not (raw.isascii() and raw.isdigit()):
+    page = whole_number(raw)
+    if page is None:
         raise BadRequest(f"page must be a whole number, not {raw!r}")
-    page = int(raw)
     # The row offset must fit SQLite's 64-bit integers (found by schemathesis).
     if page * PAGE_SIZE >= 2**63:
         raise BadRequest(f"page {page} is past any result")

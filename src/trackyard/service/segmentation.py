@@ -33,6 +33,7 @@ from trackyard.storage.analytics import (
     SeriesKey,
     Unit,
 )
+from trackyard.whole_numbers import whole_number
 
 DEFAULT_LIMIT = 60
 MAX_LIMIT = 10_000
@@ -77,9 +78,10 @@ def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...], defa
 def _limit(raw: str | None) -> int:
     if not raw:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_LIMIT:
+    limit = whole_number(raw)
+    if limit is None or not 0 < limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return limit
 
 
 # Results ---------------------------------------------------------------------
