@@ -516,6 +516,23 @@ def test_split_where_pushes_down_the_conjuncts_it_can(engine: Engine) -> None:
     assert_agrees(engine, expr, ROWS_BY_HAND)
 
 
+def _nested(levels: int) -> str:
+    source = 'properties["n"] == 12'
+    for level in range(levels):
+        source = f"not ({source})" if level % 2 else f"({source}) == true"
+    return source
+
+
+def test_a_where_nested_past_sqlites_parser_is_checked_per_row(engine: Engine) -> None:
+    # 14 levels compiled to SQL that SQLite refused ("parser stack overflow"):
+    # an export with such a `where` answered 500.
+    expr = parse(_nested(14))
+    engine.load(ROWS_BY_HAND)
+    assert_agrees(engine, expr, ROWS_BY_HAND)
+    if engine.dialect is SQLITE:
+        assert split_where(expr, SQLITE, COLUMNS).residual == expr
+
+
 def test_literals_are_bound_never_spliced_into_the_sql() -> None:
     secret = "x'; DROP TABLE events; --"
     for dialect in (SQLITE, POSTGRES):

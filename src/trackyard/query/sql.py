@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,20 @@ __all__ = [
 
 # Past this the SQL would cost more to parse than the rows cost to check.
 MAX_SQL_LENGTH = 200_000
+# What raises a nesting level of SQL: a parenthesis, a CASE; string literals skipped.
+_NESTING_TOKENS = re.compile(r"'(?:[^']|'')*'|\(|\)|\bCASE\b|\bEND\b")
+
+
+def sql_nesting(sql: str) -> int:
+    """How deep `sql`'s parentheses and CASE ... END blocks nest."""
+    depth = deepest = 0
+    for token in _NESTING_TOKENS.findall(sql):
+        if token in ("(", "CASE"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (")", "END"):
+            depth -= 1
+    return deepest
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +86,7 @@ def to_sql(expr: ast.Expr, dialect: Dialect, columns: Columns) -> SqlFilter | No
     """An exact SQL condition for `where` expression `expr`, or None."""
     params = Params(dialect.placeholder)
     try:
-        sql = _Compiler(dialect, columns, params).condition(expr)
+        sql = _Compiler(dialect, columns, params).top_condition(expr)
     except CannotPushDown:
         return None
     return SqlFilter(sql, params.values)
@@ -104,7 +119,7 @@ def split_where(expr: ast.Expr, dialect: Dialect, columns: Columns) -> PushDown:
     for conjunct in conjuncts:
         before = params.snapshot()
         try:
-            pushed.append(compiler.condition(conjunct))
+            pushed.append(compiler.top_condition(conjunct))
         except CannotPushDown:
             params.restore(before)
             kept.append(conjunct)
@@ -122,6 +137,14 @@ class _Compiler:
 
     def condition(self, expr: ast.Expr) -> str:
         return self.truthy(self.compile(expr))
+
+    def top_condition(self, expr: ast.Expr) -> str:
+        """`condition`, refused when the database could not parse it so deep."""
+        sql = self.condition(expr)
+        limit = self.dialect.max_nesting
+        if limit is not None and sql_nesting(sql) > limit:
+            raise CannotPushDown
+        return sql
 
     def compile(self, expr: ast.Expr) -> Typed:
         if ast.is_constant(expr):
