@@ -19,13 +19,19 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import psycopg
 from workload import batch
 
 from trackyard.settings import Settings
 from trackyard.storage.open import open_store
-from trackyard.storage.postgres.events import CREATE_STAGING, EventBatch, insert_event_batches
+from trackyard.storage.postgres.events import (
+    CREATE_STAGING,
+    EventBatch,
+    insert_event_batches,
+    stage_and_move,
+)
 from trackyard.storage.postgres.partitions import month_of
 from trackyard.storage.sqlite.event_counts import HourlyCounts
 from trackyard.storage.sqlite.event_insert import JsonInsert, insert_job
@@ -81,25 +87,31 @@ def sqlite_bulk_rates(
     return rates
 
 
-def postgres_staged_copy_rate(url: str, project_id: int, batches: list[list[Event]]) -> float:
-    return asyncio.run(_postgres_rate(url, project_id, batches))
+def postgres_copy_rate(url: str, project_id: int, batches: list[list[Event]], how: str) -> float:
+    """Events/s storing `batches` one transaction each on one connection, `how`
+    "staged" (COPY into staging, then INSERT ... ON CONFLICT: the issue's
+    ceiling) or "direct" (COPY straight into `events`: the store's first try)."""
+    return asyncio.run(_postgres_rate(url, project_id, batches, how))
 
 
-async def _postgres_rate(url: str, project_id: int, batches: list[list[Event]]) -> float:
+async def _postgres_rate(url: str, project_id: int, batches: list[list[Event]], how: str) -> float:
     # Migrations, and the months' partitions (made by the store's first insert of each).
     store = open_store(Settings(store=url))
     await store.open()
-    firsts = {month_of(e.time_ms): e for b in batches for e in b}
-    await store.insert_events(project_id, list(firsts.values()))
+    months = {month_of(e.time_ms): e for b in batches for e in b}
+    markers = [replace(e, insert_id=f"partition-{e.insert_id}") for e in months.values()]
+    await store.insert_events(project_id, markers)
     await store.close()
+    store_batches = stage_and_move if how == "staged" else insert_event_batches
     async with await psycopg.AsyncConnection.connect(url) as conn:
         await conn.execute(CREATE_STAGING)
         await conn.commit()
         started = time.perf_counter()
         for events in batches:
-            await insert_event_batches(conn, [EventBatch(project_id, events)])
+            results = await store_batches(conn, [EventBatch(project_id, events)])
             await conn.commit()
         elapsed = time.perf_counter() - started
+    assert results[0].duplicates == 0, "the ceiling's rows are new"
     return sum(map(len, batches)) / elapsed
 
 

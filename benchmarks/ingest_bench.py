@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from ceilings import (  # noqa: E402
     fill_sqlite,
-    postgres_staged_copy_rate,
+    postgres_copy_rate,
     sqlite_bulk_rates,
     validated_batches,
 )
@@ -366,15 +366,18 @@ def run_growth(tmp: Path, driver: Driver, now_s: int, figures: dict[str, Figure]
 
 def run_postgres(tmp: Path, wrk: Wrk, now_s: int, figures: dict[str, Figure]) -> None:
     driver = Driver(wrk, tmp / "bodies", now_s)
-    print("PostgreSQL: staged COPY of the same rows (no HTTP, no validation)", flush=True)
+    print("PostgreSQL: COPY of the same rows (no HTTP, no validation)", flush=True)
     with fresh_database() as url:
         project = cli(tmp / "unused.db", "projects", "create", "Bulk", store=url)
-        figure = Figure("events/s")
-        for n in range(RUNS):
-            batches = list(validated_batches(f"pg{n}-", BULK_BATCHES, BATCH, now_s))
-            figure.rates.append(postgres_staged_copy_rate(url, project["project_id"], batches))
-            print(f"    run {n + 1}: {figure.rates[-1]:>10,.0f} events/s", flush=True)
-        figures["bulk postgres"] = figure
+        ways = {
+            how: figures.setdefault(f"bulk postgres {how}", Figure("events/s"))
+            for how in ("staged", "direct")
+        }
+        for n in range(RUNS):  # alternating, so that both see the table at the same sizes
+            for how, figure in ways.items():
+                batches = list(validated_batches(f"pg-{how}{n}-", BULK_BATCHES, BATCH, now_s))
+                figure.rates.append(postgres_copy_rate(url, project["project_id"], batches, how))
+                print(f"    run {n + 1}, {how}: {figure.rates[-1]:>10,.0f} events/s", flush=True)
     print(f"trackyard, PostgreSQL, {WORKERS} processes", flush=True)
     with fresh_database() as url, trackyard(tmp, "postgres", tmp / "unused.db", url) as server:
         print("  /import json", flush=True)
@@ -413,14 +416,15 @@ def print_table(figures: dict[str, Figure]) -> None:
         label = f"/import json, SQLite, {GROWTH_EVENTS / 1e6:g}M stored"
         rows.append((label, growth, figures["sqlite import json"].rate, "empty store"))
     if "postgres import json" in figures:
-        rows.append(
-            (
-                "/import json, PostgreSQL",
-                figures["postgres import json"],
-                figures["bulk postgres"].rate,
-                "staged COPY",
+        for how in ("staged", "direct"):
+            rows.append(
+                (
+                    "/import json, PostgreSQL",
+                    figures["postgres import json"],
+                    figures[f"bulk postgres {how}"].rate,
+                    f"{how} COPY",
+                )
             )
-        )
     print(f"\nmedian of {RUNS} runs x {SECONDS} s, {WORKERS} server processes, batches of {BATCH}")
     header = f"{'':36} {'rate':>14} {'p50 ms':>8} {'p99 ms':>8} {'peak RSS':>9} {'ceiling':>10} {'ratio':>6}  of"
     print(header)

@@ -130,6 +130,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, position)
     );
     """,
+    # 4: rows copied straight into events take their insertion order here, as
+    # staged rows do (events.py).
+    """
+    ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq');
+    """,
 )
 
 _VERSIONS_TABLE = """

@@ -10,7 +10,8 @@ pooled connection:
 2. identity links: lock each project's graph, in project order (identity.py);
 3. all profile updates: lock every profile touched, in key order, then fold
    (profiles.py);
-4. all events: one COPY and one INSERT (events.py).
+4. all events: one COPY straight into `events`, or, when some are
+   duplicates, one COPY into staging and one INSERT (events.py).
 
 Futures are resolved only after COMMIT returned. If the transaction cannot
 commit (connection lost, server restarting, COMMIT's outcome unknown), every
@@ -36,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from trackyard import metrics
 from trackyard.errors import Conflict, StoreUnavailable, TrackyardError
 from trackyard.storage.futures import resolve
-from trackyard.storage.postgres.events import EventBatch, insert_event_batches
+from trackyard.storage.postgres.events import CopyRoute, EventBatch, insert_event_batches
 from trackyard.storage.postgres.identity import (
     IdentityBatch,
     apply_identity_batch,
@@ -83,6 +84,7 @@ class GroupCommitWriter:
         self._queued_weight = 0
         self._task: asyncio.Task[None] | None = None
         self._unwatch: Callable[[], None] = lambda: None
+        self._copy_route = CopyRoute()
         self.transactions = 0  # group transactions attempted, for metrics and tests
 
     def start(self) -> None:
@@ -177,7 +179,8 @@ class GroupCommitWriter:
             if profiles:
                 await _apply_profiles(conn, profiles)
             if events:
-                results = await insert_event_batches(conn, [i.work for i in events])  # type: ignore[misc]
+                works = [i.work for i in events]
+                results = await insert_event_batches(conn, works, self._copy_route)  # type: ignore[arg-type]
                 for item, result in zip(events, results, strict=True):
                     item.result, item.error = result, None
 
