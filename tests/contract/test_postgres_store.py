@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.contract.test_store import (
     anyio_backend,
@@ -108,15 +109,24 @@ async def test_terminated_connections_fail_the_call_and_the_pool_recovers(
     assert (await store.insert_events(project.id, [make_event(99)])).stored == 1
 
 
+def commits(result: str) -> float:
+    """This process's `trackyard_commits_total{result=...}`, as /metrics reports it."""
+    return REGISTRY.get_sample_value("trackyard_commits_total", {"result": result}) or 0.0
+
+
 async def test_a_call_whose_commit_fails_keeps_nothing(store: Store, url: str) -> None:
     project = await new_project(store)
+    committed = commits("committed")
     await store.insert_events(project.id, [make_event(0)])  # its month's partition exists
+    assert commits("committed") == committed + 1
     # Hold a lock the writer needs, then kill the writer's session while it waits.
+    failed = commits("failed")
     locker = asyncio.create_task(asyncio.to_thread(_hold_events_lock_then_terminate, url))
     await asyncio.sleep(0.5)
     with pytest.raises(StoreUnavailable):
         await store.insert_events(project.id, [make_event(1)])
     await locker
+    assert commits("failed") == failed + 1
     assert await store.count_events(project.id) == 1
     assert (await store.insert_events(project.id, [make_event(1)])).stored == 1
 

@@ -141,13 +141,20 @@ class GroupCommitWriter:
         return batch
 
     async def _commit(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        committed = await self._try_commit(batch)
+        metrics.COMMITS.labels("committed" if committed else "failed").inc()
+        metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+
+    async def _try_commit(self, batch: list[_Pending]) -> bool:
+        """Run the group transaction, rerunning it after a deadlock; whether it committed."""
         for attempt in range(1, ATTEMPTS + 1):
             self.transactions += 1
             try:
                 await self._ensure_partitions(batch)
                 async with self._pool.connection() as conn:
                     await self._transaction(conn, batch)
-                return
+                return True
             except _RETRYABLE as exc:
                 log.info("group commit attempt %d of %d: %s", attempt, ATTEMPTS, exc)
                 failure: Exception = exc
@@ -157,6 +164,7 @@ class GroupCommitWriter:
                 break
         for item in batch:
             item.error, item.result = unavailable(failure), None
+        return False
 
     async def _ensure_partitions(self, batch: list[_Pending]) -> None:
         months = {
