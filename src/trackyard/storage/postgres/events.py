@@ -102,7 +102,7 @@ class CopyRoute:
             return False
         return True
 
-    def found_duplicates(self) -> None:
+    def needed_staging(self) -> None:
         self._staged_groups_left = STAGED_AFTER_DUPLICATES
 
 
@@ -120,7 +120,7 @@ async def insert_event_batches(
             return [InsertResult(len(batch.events), 0) for batch in batches]
         except (errors.UniqueViolation, errors.DeadlockDetected):
             if route is not None:
-                route.found_duplicates()
+                route.needed_staging()
     return await stage_and_move(conn, batches)
 
 
