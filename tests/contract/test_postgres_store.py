@@ -177,6 +177,28 @@ async def test_concurrent_migrators_apply_each_migration_once(url: str) -> None:
     ]
 
 
+async def test_a_database_from_before_direct_copies_upgrades_at_open(url: str) -> None:
+    """Schema 3 with a stored event: opening the store applies migration 4, and
+    new events, copied straight into `events`, come after the old one in `seq`."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE trackyard_schema (version integer PRIMARY KEY, applied_ms bigint)"
+        )
+        for number, script in enumerate(MIGRATIONS[:3], start=1):
+            conn.execute(script.encode())
+            conn.execute("INSERT INTO trackyard_schema VALUES (%s, 0)", (number,))
+        # As the staged path wrote it; at a time only the default partition holds.
+        conn.execute(
+            "INSERT INTO events VALUES (1, %s, nextval('events_seq'), 'e', 'd', 'old', '{}')",
+            (2**62,),
+        )
+    async with opened(postgres_store(url)) as upgraded:
+        assert (await upgraded.insert_events(1, [make_event(1), make_event(2)])).stored == 2
+    rows = query(url, "SELECT insert_id FROM events ORDER BY seq")
+    assert rows == [("old",), ("id1",), ("id2",)]
+    assert query(url, "SELECT max(version) FROM trackyard_schema") == [(len(MIGRATIONS),)]
+
+
 async def test_each_month_gets_its_own_partition(store: Store, url: str) -> None:
     project = await new_project(store)
     times = [31_536_000_000, 1_795_694_400_000, 1_795_694_400_001]  # 1971-01, 2026-11 twice
