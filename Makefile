@@ -62,7 +62,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/ingest_bench.py
 
 bench-quick: export BENCH_SECONDS ?= 3
-bench-quick: export BENCH_IMPORT_BODIES ?= 150
+bench-quick: export BENCH_IMPORT_BODIES ?= 500
 bench-quick: export BENCH_BULK_BATCHES ?= 20
 bench-quick: export BENCH_GROWTH_EVENTS ?= 500000
 bench-quick: bench
