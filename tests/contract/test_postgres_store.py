@@ -26,7 +26,7 @@ from trackyard.errors import StoreUnavailable
 from trackyard.storage.base import InsertResult, Store
 from trackyard.storage.postgres.events import (
     CREATE_STAGING,
-    STAGED_AFTER_DUPLICATES,
+    STAGED_GROUPS_AFTER_REFUSAL,
     CopyRoute,
     EventBatch,
     insert_event_batches,
@@ -302,8 +302,8 @@ async def test_after_duplicates_the_next_groups_are_staged_then_direct_again(
     assert await insert(conn, project_id, events([1]), route=route) == [(1, 0)]
     assert route.direct()  # nothing repeated: the next group goes straight in
     assert await insert(conn, project_id, events([1, 2]), route=route) == [(1, 1)]
-    staged = [route.direct() for _ in range(STAGED_AFTER_DUPLICATES)]
-    assert staged == [False] * STAGED_AFTER_DUPLICATES
+    staged = [route.direct() for _ in range(STAGED_GROUPS_AFTER_REFUSAL)]
+    assert staged == [False] * STAGED_GROUPS_AFTER_REFUSAL
     assert route.direct()
 
 

@@ -52,8 +52,8 @@ _COPY_STAGED = (
 _COPY_DIRECT = (
     "COPY events (project_id, time_ms, event, distinct_id, insert_id, properties) FROM STDIN"
 )
-# Groups that go the staged way at once after one that needed it.
-STAGED_AFTER_DUPLICATES = 16
+# Groups that go the staged way at once after one the direct COPY could not store.
+STAGED_GROUPS_AFTER_REFUSAL = 16
 
 _MOVE = """
     WITH stored AS (
@@ -103,7 +103,7 @@ class CopyRoute:
         return True
 
     def needed_staging(self) -> None:
-        self._staged_groups_left = STAGED_AFTER_DUPLICATES
+        self._staged_groups_left = STAGED_GROUPS_AFTER_REFUSAL
 
 
 async def insert_event_batches(
