@@ -321,3 +321,66 @@ async def test_a_copy_that_waits_for_another_writers_key_counts_it_once(
             assert not waiting.done()  # blocked on the key `holder` has not committed
         assert await asyncio.wait_for(waiting, 10) == [(1, 1)]
     assert sorted(stored_ids(url)) == ["id1", "id2", "id3"]
+
+
+# A test-only trigger that holds a row's insert until the test lets it go, so
+# two COPYs can be stopped half-way, each holding a key the other will need.
+PAUSE_AT_MARKERS = """
+    CREATE FUNCTION pause_at_marker() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.insert_id LIKE 'pause-%' THEN
+            PERFORM pg_advisory_xact_lock_shared(hashtext(NEW.insert_id));
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER pause_at_marker BEFORE INSERT ON events
+        FOR EACH ROW EXECUTE FUNCTION pause_at_marker();
+"""
+
+
+async def paused_at(url: str, count: int) -> None:
+    """Until `count` connections wait on a marker's advisory lock."""
+    sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    for _ in range(200):
+        if query(url, sql) == [(count,)]:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{count} COPYs never paused at their markers")
+
+
+async def test_two_copies_that_wait_in_a_circle_both_store_their_rows_once(
+    url: str, project_id: int
+) -> None:
+    """Each COPY holds a new key the other copies later: PostgreSQL refuses one
+    with a deadlock, and that one stages its rows and counts the other's as
+    duplicates, as the staged path does for any repeated key."""
+    keys = {"k1": 1, "k2": 2}
+
+    def batch(first: str, marker: str, last: str) -> list[Event]:
+        return [event_at(keys[first], first), event_at(3, marker), event_at(keys[last], last)]
+
+    routes = [CopyRoute(), CopyRoute()]
+    async with (
+        await psycopg.AsyncConnection.connect(url, autocommit=True) as gate,
+        await connect(url) as one,
+        await connect(url) as two,
+    ):
+        await gate.execute(PAUSE_AT_MARKERS)
+        await gate.execute("SELECT pg_advisory_lock(hashtext('pause-1'))")
+        await gate.execute("SELECT pg_advisory_lock(hashtext('pause-2'))")
+        first = asyncio.create_task(
+            insert(one, project_id, batch("k1", "pause-1", "k2"), route=routes[0])
+        )
+        await paused_at(url, 1)  # `one` holds k1
+        second = asyncio.create_task(
+            insert(two, project_id, batch("k2", "pause-2", "k1"), route=routes[1])
+        )
+        await paused_at(url, 2)  # `two` holds k2
+        await gate.execute("SELECT pg_advisory_unlock_all()")
+        results = await asyncio.wait_for(asyncio.gather(first, second), 30)
+
+    # The survivor stored its three rows; the refused one its marker alone.
+    assert sorted(results) == [[(1, 2)], [(3, 0)]]
+    assert sorted(stored_ids(url)) == ["k1", "k2", "pause-1", "pause-2"]
+    # The refused writer sends its next groups the staged way, like after a duplicate.
+    assert sorted(route.direct() for route in routes) == [False, True]
