@@ -340,7 +340,10 @@ PAUSE_AT_MARKERS = """
 
 async def paused_at(url: str, count: int) -> None:
     """Until `count` connections wait on a marker's advisory lock."""
-    sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    sql = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
     for _ in range(200):
         if query(url, sql) == [(count,)]:
             return
