@@ -37,6 +37,7 @@ from ceilings import (  # noqa: E402
     sqlite_bulk_rates,
     validated_batches,
 )
+from procfs import cpu_times, process_tree, vm_hwm_kb  # noqa: E402
 from workload import engage_template, track_template, write_import_bodies  # noqa: E402
 
 from tests.live_server import cli, free_port, wait_ready  # noqa: E402
@@ -75,6 +76,12 @@ class Figure:
     p50_ms: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
     rss_mb: float | None = None
+    # CPU per event or request (µs): servers' event loops, their other
+    # threads, `wrk`; and how many cores all of them kept busy.
+    loop_us: list[float] = field(default_factory=list)
+    other_us: list[float] = field(default_factory=list)
+    wrk_us: list[float] = field(default_factory=list)
+    busy_cores: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -95,34 +102,8 @@ class Server:
 
     def peak_rss_mb(self) -> float:
         """The largest peak RSS (VmHWM) among the server's processes."""
-        peaks = [_vm_hwm_kb(pid) for pid in _process_tree(self.process.pid)]
+        peaks = [vm_hwm_kb(pid) for pid in process_tree(self.process.pid)]
         return max(peaks, default=0) / 1024
-
-
-def _process_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += children.get(pid, [])
-    return tree
-
-
-def _vm_hwm_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 @contextmanager
@@ -177,11 +158,15 @@ class Wrk:
         self.runs += 1
         command = ["wrk", "-t1", f"-c{connections}", f"-d{SECONDS}s", "--timeout", "30s"]
         command += ["-s", str(self.scripts[script]), url, "--", *args]
+        before = os.times()
         out = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS + 60)
+        after = os.times()
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("WRK ")]
         if not lines:
             raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
         result: dict[str, Any] = orjson.loads(lines[-1][4:])
+        # The only child waited for meanwhile: its CPU is wrk's.
+        result["cpu_s"] = sum(after[2:4]) - sum(before[2:4])
         if result["non2xx"] or result["socket_errors"]:
             print(
                 f"    warning: {result['non2xx']} non-2xx, {result['socket_errors']} socket errors"
@@ -199,16 +184,24 @@ def settle(url: str) -> None:
 
 
 def measure(
-    url: str, runs: Callable[[int], dict[str, Any]], figure: Figure, per_request: int = 1
+    server: Server, runs: Callable[[int], dict[str, Any]], figure: Figure, per_request: int = 1
 ) -> Figure:
     for n in range(RUNS):
-        settle(url)
+        settle(server.url)
+        before = cpu_times(server.process.pid)
         result = runs(n)
+        used = cpu_times(server.process.pid) - before
         ok = result["requests"] - result["non2xx"]
+        count = max(ok * per_request, 1)
+        seconds = result["duration_us"] / 1e6
         figure.counts.append(ok * per_request)
-        figure.rates.append(ok * per_request / (result["duration_us"] / 1e6))
+        figure.rates.append(ok * per_request / seconds)
         figure.p50_ms.append(result["p50_us"] / 1000)
         figure.p99_ms.append(result["p99_us"] / 1000)
+        figure.loop_us.append(used.loops / count * 1e6)
+        figure.other_us.append(used.others / count * 1e6)
+        figure.wrk_us.append(result["cpu_s"] / count * 1e6)
+        figure.busy_cores.append((used.loops + used.others + result["cpu_s"]) / seconds)
         print(f"    run {n + 1}: {figure.rates[-1]:>10,.0f} {figure.unit}", flush=True)
     return figure
 
@@ -269,7 +262,7 @@ class Driver:
                 print("    warning: bodies reused (raise BENCH_IMPORT_BODIES): duplicates measured")
             return result
 
-        return measure(server.url, one, figure, BATCH)
+        return measure(server, one, figure, BATCH)
 
     def form(self, server: Server, path: str, template: tuple[str, str]) -> Figure:
         def one(n: int) -> dict[str, Any]:
@@ -278,7 +271,7 @@ class Driver:
                 server.url, "post_template", TRACK_CONNECTIONS, [path, *template, str(run)]
             )
 
-        return measure(server.url, one, Figure("requests/s"))
+        return measure(server, one, Figure("requests/s"))
 
 
 # The run ---------------------------------------------------------------------
@@ -299,6 +292,7 @@ def main() -> None:
         if POSTGRES:
             run_postgres(tmp, wrk, now_s, figures)
     print_table(figures)
+    print_cpu(figures)
 
 
 def run_sqlite(tmp: Path, wrk: Wrk, now_s: int, figures: dict[str, Figure]) -> None:
@@ -445,6 +439,22 @@ def print_table(figures: dict[str, Figure]) -> None:
             fig = figures[key]
             print(
                 f"  {key:28} {fig.rate:>10,.0f} {fig.unit}  runs: {', '.join(f'{r:,.0f}' for r in fig.rates)}"
+            )
+
+
+def print_cpu(figures: dict[str, Figure]) -> None:
+    """Where each figure's CPU went: what bounds a rate on shared cores."""
+    print(
+        f"\nCPU per event or request (µs) and cores busy (of {os.cpu_count()}),"
+        " medians; PostgreSQL's own processes not counted:"
+    )
+    print(f"  {'':28} {'event loops':>12} {'other threads':>14} {'wrk':>7} {'cores busy':>11}")
+    for key in sorted(figures):
+        fig = figures[key]
+        if fig.loop_us:
+            print(
+                f"  {key:28} {fig.median(fig.loop_us):>12.1f} {fig.median(fig.other_us):>14.1f}"
+                f" {fig.median(fig.wrk_us):>7.1f} {fig.median(fig.busy_cores):>11.2f}"
             )
 
 
