@@ -74,11 +74,16 @@ class ProjectAuthenticator:
     Verifying a scrypt hash costs tens of milliseconds, so a successful
     verification is remembered (keyed by a digest of the credential, never the
     credential itself) for a minute, and verification runs off the event loop.
+    Requests that present the same credential while it is being verified wait
+    for that one verification: a client opening its connections at once (8
+    parallel import batches, say) would otherwise run scrypt once each, at
+    start and again whenever the minute ends.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._verified: dict[str, tuple[float, str]] = {}
+        self._verifying: dict[str, asyncio.Future[bool]] = {}
         self._tokens: dict[str, tuple[float, Project | None]] = {}
 
     async def project_for_token(self, token: str) -> Project | None:
@@ -144,7 +149,13 @@ class ProjectAuthenticator:
         hit = self._verified.get(cache_key)
         if hit is not None and hit[0] > now and hit[1] == stored_hash:
             return True
-        ok = await asyncio.to_thread(verify_secret, secret, stored_hash)
+        verifying = self._verifying.get(cache_key)
+        if verifying is None:
+            verifying = asyncio.ensure_future(asyncio.to_thread(verify_secret, secret, stored_hash))
+            self._verifying[cache_key] = verifying
+            verifying.add_done_callback(lambda _: self._verifying.pop(cache_key, None))
+        # Shielded: a request that gives up does not cancel the others' verification.
+        ok = await asyncio.shield(verifying)
         if ok:
             if len(self._verified) > 10_000:
                 self._verified.clear()
