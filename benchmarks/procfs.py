@@ -49,7 +49,7 @@ class CpuTimes:
     """CPU seconds (user + system) of a process tree's threads."""
 
     loops: float = 0.0  # each process's main thread: a worker's event loop
-    others: float = 0.0  # every other thread: writers, connection pools
+    others: float = 0.0  # every other thread: SQLite writers, the executor's threads
 
     def __sub__(self, earlier: CpuTimes) -> CpuTimes:
         return CpuTimes(self.loops - earlier.loops, self.others - earlier.others)

@@ -85,8 +85,10 @@ def test_a_request_that_gives_up_leaves_the_verification_to_the_others(
 ) -> None:
     async def one_cancelled(auth: ProjectAuthenticator, project: NewProject) -> Project:
         quitter = asyncio.ensure_future(auth.project(account(project)))
+        while not scrypt_runs:  # the quitter's verification has started
+            await asyncio.sleep(0.001)
         stayer = asyncio.ensure_future(auth.project(account(project)))
-        await asyncio.sleep(0)  # both wait on the verification now
+        await asyncio.sleep(0.01)  # scrypt takes tens of ms: the stayer waits on it too
         quitter.cancel()
         return await stayer
 
