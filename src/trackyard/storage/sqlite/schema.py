@@ -162,6 +162,15 @@ def migrate_file(path: str) -> tuple[int, int]:
 
 
 def _statements(script: str) -> list[str]:
-    # executescript() would commit our transaction; split on the statement ends instead.
+    """The script's statements, to run one by one: executescript() would commit
+    our transaction. A `;` ends a statement only where SQLite agrees it is
+    complete, not inside a string or a trigger's body."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements, pending = [], ""
+    for part in "\n".join(lines).split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements
