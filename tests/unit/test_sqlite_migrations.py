@@ -34,3 +34,18 @@ def test_a_migration_with_a_trigger_and_a_semicolon_in_a_string_applies(
     notes = [n for (n,) in conn.execute("SELECT note FROM audit ORDER BY rowid")]
     assert notes == ["a; b", "created; Shop", "token tok"]
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
+
+
+def test_an_unfinished_statement_fails_the_migration_and_applies_none_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unfinished = TRIGGER_MIGRATION.replace("END;", "")
+    monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, unfinished))
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+
+    with pytest.raises(sqlite3.Error):
+        schema.migrate(conn)
+
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    assert tables == []

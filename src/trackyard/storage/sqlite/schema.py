@@ -170,7 +170,8 @@ def _statements(script: str) -> list[str]:
     for part in "\n".join(lines).split(";"):
         pending += part + ";"
         if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                statements.append(pending.strip())
+            statements.append(pending)
             pending = ""
-    return statements
+    # An unfinished statement is kept, not dropped: executing it raises.
+    statements.append(pending)
+    return [s.strip() for s in statements if s.strip().strip(";")]
